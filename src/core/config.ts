@@ -1,0 +1,169 @@
+import { z } from 'zod';
+import type { Parsed } from './problem.js';
+import { parseYamlSource, zodProblems } from './yaml-source.js';
+
+/** Where `.llmops.yml` lives in a repository unless told otherwise. */
+export const CONFIG_PATH = '.llmops.yml';
+
+/**
+ * Every metric the engine computes. `similarity_*` use embeddings; the others are free to compute.
+ * Direction tells the report which way is better.
+ */
+export const METRICS = {
+  similarity_to_base: { label: 'similarity to main', higherIsBetter: true },
+  similarity_to_reference: { label: 'similarity to reference', higherIsBetter: true },
+  assertion_pass_rate: { label: 'assertion pass rate', higherIsBetter: true },
+  length_ratio: { label: 'length ratio (PR / main)', higherIsBetter: undefined },
+  output_tokens: { label: 'output tokens (mean)', higherIsBetter: false },
+  cost: { label: 'cost (USD)', higherIsBetter: false },
+  latency_p50: { label: 'latency p50 (ms)', higherIsBetter: false },
+  latency_p95: { label: 'latency p95 (ms)', higherIsBetter: false },
+  error_rate: { label: 'error rate', higherIsBetter: false },
+} as const;
+
+export const MetricName = z.enum(Object.keys(METRICS) as [keyof typeof METRICS, ...(keyof typeof METRICS)[]]);
+export type MetricName = z.infer<typeof MetricName>;
+
+/** One check applied to every output of a suite, or to one case's output. */
+export const Assertion = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('equals').describe('The output, trimmed, equals `value` exactly.'),
+    value: z.string(),
+  }).strict(),
+  z.object({
+    type: z.literal('contains').describe('The output contains `value`.'),
+    value: z.string(),
+    /** Compare ignoring case. */
+    ignore_case: z.boolean().default(false).describe('Compare ignoring case.'),
+  }).strict(),
+  z.object({
+    type: z.literal('not_contains').describe('The output does not contain `value`.'),
+    value: z.string(),
+    ignore_case: z.boolean().default(false).describe('Compare ignoring case.'),
+  }).strict(),
+  z.object({
+    type: z.literal('regex').describe('The output matches the regular expression `pattern`.'),
+    pattern: z.string().refine(isValidRegex, 'not a valid regular expression'),
+    flags: z.string().regex(/^[imsu]*$/, 'flags may only be i, m, s and u').default(''),
+  }).strict(),
+  z.object({
+    type: z.literal('is_json').describe('The output parses as JSON (a fenced ```json block is accepted).'),
+  }).strict(),
+  z.object({
+    type: z.literal('json_schema').describe('The output parses as JSON and validates against `schema`.'),
+    schema: z.record(z.string(), z.unknown()),
+  }).strict(),
+  z.object({
+    type: z.literal('max_length').describe('The output has at most `value` characters.'),
+    value: z.number().int().positive(),
+  }).strict(),
+]);
+export type Assertion = z.infer<typeof Assertion>;
+
+/**
+ * A threshold on one metric. A value exactly on a threshold passes: `min: 0.85` accepts 0.85.
+ * `max_drop` and `max_increase` compare the PR against main; `min` and `max` look at the PR alone.
+ */
+export const Gate = z
+  .object({
+    metric: MetricName.describe('The metric this gate reads.'),
+    min: z.number().optional().describe("The PR's value must be at least this."),
+    max: z.number().optional().describe("The PR's value must be at most this."),
+    max_drop: z
+      .number()
+      .nonnegative()
+      .optional()
+      .describe("The PR's value may be at most this much below main's (absolute, e.g. 0.05)."),
+    max_increase: z
+      .number()
+      .nonnegative()
+      .optional()
+      .describe("The PR's value may be at most this fraction above main's (relative: 0.2 allows +20%)."),
+  })
+  .strict()
+  .refine(
+    (gate) => [gate.min, gate.max, gate.max_drop, gate.max_increase].some((v) => v !== undefined),
+    'a gate needs at least one of min, max, max_drop or max_increase',
+  );
+export type Gate = z.infer<typeof Gate>;
+
+/** The gates a suite gets when it names none: a common output-similarity alarm level, no lost assertions, few errors. */
+export const DEFAULT_GATES: Gate[] = [
+  { metric: 'similarity_to_base', min: 0.85 },
+  { metric: 'assertion_pass_rate', max_drop: 0 },
+  { metric: 'error_rate', max: 0.05 },
+];
+
+const RepoPath = z
+  .string()
+  .min(1)
+  .refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'must be a path inside the repository');
+
+export const Suite = z
+  .object({
+    description: z.string().optional().describe('One line shown in the report.'),
+    prompt: RepoPath.describe(
+      'Prompt file: a text/Markdown template with {{variables}} (optional YAML front matter with model parameters and `system`), or a chat message list in YAML/JSON.',
+    ),
+    model: RepoPath.describe('Model manifest (YAML/JSON): provider, model, temperature, top_p, max_tokens, seed, prices.'),
+    dataset: RepoPath.describe('Golden dataset: JSONL, JSON, YAML or CSV; each case has id, vars, optional reference, tags and assert.'),
+    paths: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('Extra glob patterns whose changes trigger this suite; the prompt, model and dataset files always do.'),
+    samples: z.number().int().min(1).max(20).default(1).describe('Completions per case and ref.'),
+    assertions: z.array(Assertion).default([]).describe('Checks applied to every output of the suite.'),
+    gates: z.array(Gate).default(DEFAULT_GATES).describe('Thresholds; a failed gate fails the check.'),
+  })
+  .strict();
+export type Suite = z.infer<typeof Suite>;
+
+export const Embedding = z
+  .object({
+    model: z
+      .string()
+      .default('local/universal-sentence-encoder-lite')
+      .describe('Embedding model: `local/universal-sentence-encoder-lite` runs offline; any other name is sent to the OpenAI-compatible endpoint.'),
+  })
+  .strict();
+
+export const Report = z
+  .object({
+    top_cases: z.number().int().min(0).max(50).default(5).describe('How many of the most changed cases the report details.'),
+  })
+  .strict();
+
+export const LlmopsConfig = z
+  .object({
+    version: z.literal(1).default(1).describe('Configuration format version.'),
+    embedding: Embedding.default({ model: 'local/universal-sentence-encoder-lite' }),
+    concurrency: z.number().int().min(1).max(256).default(8).describe('Model calls in flight at once.'),
+    report: Report.default({ top_cases: 5 }),
+    suites: z
+      .record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'suite names use letters, digits, `_`, `.` and `-`'), Suite)
+      .refine((suites) => Object.keys(suites).length > 0, 'at least one suite is needed')
+      .describe('Evaluation suites by name.'),
+  })
+  .strict();
+export type LlmopsConfig = z.infer<typeof LlmopsConfig>;
+
+/** Parses `.llmops.yml` text into a config, or problems naming the file, line and field. */
+export function parseConfig(text: string, file = CONFIG_PATH): Parsed<LlmopsConfig> {
+  const source = parseYamlSource(text, file);
+  if (!source.ok) return source;
+  if (source.value.value === null || source.value.value === undefined) {
+    return { ok: false, problems: [{ file, line: 1, message: 'the configuration is empty; it needs at least `suites`' }] };
+  }
+  const result = LlmopsConfig.safeParse(source.value.value);
+  if (!result.success) return { ok: false, problems: zodProblems(result.error, file, source.value.lineOf) };
+  return { ok: true, value: result.data };
+}
+
+function isValidRegex(pattern: string): boolean {
+  try {
+    new RegExp(pattern);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,125 @@
+import type { Gate, MetricName } from './config.js';
+import type { Problem } from './problem.js';
+import type { TokenUsage } from '../ports.js';
+
+/** A suite's or a run's outcome. `error` means it could not be evaluated: never a green check. */
+export type Verdict = 'pass' | 'fail' | 'error';
+export type Side = 'base' | 'head';
+
+export interface SampleResult {
+  output: string;
+  error?: string;
+  latencyMs: number;
+  usage: TokenUsage;
+  costUsd: number;
+  /** True when the answer came from the response cache rather than a model call. */
+  cached: boolean;
+  systemFingerprint?: string;
+}
+
+export interface AssertionOutcome {
+  /** Short label such as `contains "refund"`. */
+  label: string;
+  pass: boolean;
+  /** Why it failed, readable by a reviewer. */
+  reason: string;
+  /** `suite` for the suite's assertions, `case` for the case's own. */
+  origin: 'suite' | 'case';
+}
+
+/** One case evaluated at one ref. */
+export interface SideResult {
+  samples: SampleResult[];
+  /** The first successful sample's output; empty when every sample failed. */
+  output: string;
+  /** Set when every sample failed. */
+  error?: string;
+  assertions: AssertionOutcome[];
+  /** Cosine similarity of the output to the case's reference answer, when it has one. */
+  similarityToReference?: number;
+}
+
+export interface CaseResult {
+  id: string;
+  /** `paired` cases exist at both refs; `added` only in the PR; `removed` only on main. */
+  status: 'paired' | 'added' | 'removed';
+  /** The case's line in the dataset (the PR's, or main's for a removed case). */
+  line?: number;
+  base?: SideResult;
+  head?: SideResult;
+  /** Cosine similarity of the PR's output to main's output. */
+  similarityToBase?: number;
+  /** How much the case changed, 0 (same) to 1 and above: orders the "most changed cases". */
+  change: number;
+  /** One short sentence per notable change (an assertion that flipped, an error). */
+  notes: string[];
+}
+
+export type MetricUnit = 'score' | 'rate' | 'usd' | 'ms' | 'tokens' | 'ratio';
+
+export interface GateOutcome {
+  gate: Gate;
+  /** The threshold in words, e.g. `≥ 0.85` or `drop ≤ 0.05`. */
+  threshold: string;
+  pass: boolean;
+  /** One sentence: why it passed or failed. */
+  reason: string;
+}
+
+export interface MetricRow {
+  metric: MetricName;
+  label: string;
+  unit: MetricUnit;
+  base?: number;
+  head?: number;
+  delta?: number;
+  gates: GateOutcome[];
+  /** `info` when no gate reads this metric. */
+  verdict: 'pass' | 'fail' | 'info';
+}
+
+export interface SideUsage {
+  /** Model calls made (cache misses). */
+  calls: number;
+  /** Answers served by the cache or the base results store. */
+  cachedCalls: number;
+  errors: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+}
+
+export interface SuiteResult {
+  name: string;
+  description?: string;
+  verdict: Verdict;
+  /** One sentence per failed gate, or per reason the suite could not be evaluated. */
+  reasons: string[];
+  problems: Problem[];
+  files: { prompt: string; model: string; dataset: string };
+  /** Model names at main and in the PR (they differ when the manifest changed the model). */
+  models: { base?: string; head?: string };
+  samples: number;
+  rows: MetricRow[];
+  cases: CaseResult[];
+  counts: { paired: number; added: number; removed: number };
+  usage: { base: SideUsage; head: SideUsage };
+}
+
+export interface EvaluationResult {
+  verdict: Verdict;
+  /** One-line summary of the verdict. */
+  headline: string;
+  base: { ref: string; sha?: string };
+  head: { ref: string; sha?: string };
+  provider: string;
+  embeddingModel: string;
+  /** Problems in `.llmops.yml` itself (read from main). */
+  configProblems: Problem[];
+  /** True when the PR edits `.llmops.yml`: its thresholds apply only after merge. */
+  configChanged: boolean;
+  suites: SuiteResult[];
+  /** Suites that no changed path touches. */
+  unaffectedSuites: string[];
+  totals: { calls: number; cachedCalls: number; costUsd: number; durationMs: number };
+}
