@@ -15,7 +15,7 @@ export const METRICS = {
   assertion_pass_rate: { label: 'assertion pass rate', higherIsBetter: true },
   length_ratio: { label: 'length ratio (PR / main)', higherIsBetter: undefined },
   output_tokens: { label: 'output tokens (mean)', higherIsBetter: false },
-  cost: { label: 'cost (USD)', higherIsBetter: false },
+  cost: { label: 'cost per case (USD)', higherIsBetter: false },
   latency_p50: { label: 'latency p50 (ms)', higherIsBetter: false },
   latency_p95: { label: 'latency p95 (ms)', higherIsBetter: false },
   error_rate: { label: 'error rate', higherIsBetter: false },

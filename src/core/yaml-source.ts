@@ -47,7 +47,9 @@ export function zodProblems(
   pathPrefix: readonly PropertyKey[] = [],
 ): Problem[] {
   return error.issues.map((issue) => {
-    const path = [...pathPrefix, ...issue.path];
+    // An unknown key is best pointed at by its own line, not its parent's.
+    const extra = issue.code === 'unrecognized_keys' && issue.keys.length === 1 ? issue.keys : [];
+    const path = [...pathPrefix, ...issue.path, ...extra];
     const line = lineOf(path);
     const field = path.map(String).join('.');
     return {

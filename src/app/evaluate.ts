@@ -1,0 +1,469 @@
+import { affectedSuites } from '../core/affected-suites.js';
+import { CONFIG_PATH, parseConfig, type LlmopsConfig, type Suite } from '../core/config.js';
+import { parseDataset, type DatasetCase } from '../core/dataset.js';
+import { gateRows, gatesWithoutRows } from '../core/gate.js';
+import { parseManifest, type ModelManifest } from '../core/manifest.js';
+import { checkAssertion } from '../core/metrics/assertions.js';
+import { caseChange, suiteMetricRows } from '../core/metrics/suite-metrics.js';
+import { cosineSimilarity } from '../core/metrics/vector.js';
+import type { Problem } from '../core/problem.js';
+import { parsePrompt, renderPrompt, type PromptTemplate } from '../core/prompt.js';
+import type {
+  AssertionOutcome,
+  CaseResult,
+  EvaluationResult,
+  SampleResult,
+  Side,
+  SideResult,
+  SideUsage,
+  SuiteResult,
+  Verdict,
+} from '../core/types.js';
+import type { ChatRequest, Clock, Embedder, LlmClient, RepoReader, ResponseCache } from '../ports.js';
+import { createCallRunner, type CallRunner } from './call-runner.js';
+
+export interface EvaluateRequest {
+  /** The ref the PR merges into: its `.llmops.yml` is the one obeyed. */
+  base: string;
+  head: string;
+  baseSha?: string;
+  headSha?: string;
+  configPath?: string;
+  /** Evaluate only these suites (e.g. `/rerun-eval suite=name`), changed or not. */
+  suites?: string[];
+  /** Evaluate every suite, changed or not. */
+  allSuites?: boolean;
+}
+
+export interface Progress {
+  done: number;
+  total: number;
+  calls: number;
+  costUsd: number;
+}
+
+export interface EvaluateDeps {
+  repo: RepoReader;
+  llm: LlmClient;
+  /** The embedder for the model `.llmops.yml` names (main's copy). */
+  embedderFor: (model: string) => Embedder;
+  cache?: ResponseCache;
+  clock?: Clock;
+  signal?: AbortSignal;
+  onProgress?: (progress: Progress) => void;
+  /** An upper bound on the config's `concurrency`, set by whoever runs the engine. */
+  maxConcurrency?: number;
+}
+
+interface LoadedSide {
+  prompt: PromptTemplate;
+  manifest: ModelManifest;
+  cases: DatasetCase[];
+}
+
+interface CaseTask {
+  suite: string;
+  side: Side;
+  golden: DatasetCase;
+  request: ChatRequest;
+  manifest: ModelManifest;
+  sampleCount: number;
+  samples: SampleResult[];
+}
+
+const systemClock: Clock = { now: () => Date.now() };
+
+/**
+ * Runs the affected suites at both refs and decides the verdict. Never throws: anything that goes
+ * wrong becomes an `error` verdict with a sentence a user can act on.
+ */
+export async function evaluate(request: EvaluateRequest, deps: EvaluateDeps): Promise<EvaluationResult> {
+  const clock = deps.clock ?? systemClock;
+  const started = clock.now();
+  const shell = emptyResult(request, deps);
+  try {
+    return await runEvaluation(request, deps, shell, clock, started);
+  } catch (error) {
+    return {
+      ...shell,
+      verdict: 'error',
+      headline: `The evaluation stopped unexpectedly: ${errorMessage(error)}`,
+      totals: { ...shell.totals, durationMs: clock.now() - started },
+    };
+  }
+}
+
+async function runEvaluation(
+  request: EvaluateRequest,
+  deps: EvaluateDeps,
+  initial: EvaluationResult,
+  clock: Clock,
+  started: number,
+): Promise<EvaluationResult> {
+  let shell = initial;
+  const configFile = request.configPath ?? CONFIG_PATH;
+  const configText = await deps.repo.readFile(request.base, configFile);
+  if (configText === undefined) {
+    const problem = { file: configFile, message: `no ${configFile} on ${request.base}; the gate reads its configuration from the base branch` };
+    return { ...shell, verdict: 'error', headline: `No configuration: ${problem.message}`, configProblems: [problem] };
+  }
+  const parsed = parseConfig(configText, configFile);
+  if (!parsed.ok) {
+    return {
+      ...shell,
+      verdict: 'error',
+      headline: `${configFile} on ${request.base} is invalid (${parsed.problems.length} problem${parsed.problems.length === 1 ? '' : 's'})`,
+      configProblems: parsed.problems,
+    };
+  }
+  const config = parsed.value;
+  const embedder = deps.embedderFor(config.embedding.model);
+  shell = { ...shell, embeddingModel: embedder.model };
+  const changed = await deps.repo.changedFiles(request.base, request.head);
+  const configChanged = changed.includes(configFile);
+  const unknown = (request.suites ?? []).filter((name) => !(name in config.suites));
+  if (unknown.length > 0) {
+    const problem = { file: configFile, message: `no suite named ${unknown.map((n) => `"${n}"`).join(', ')}; suites: ${Object.keys(config.suites).join(', ')}` };
+    return { ...shell, verdict: 'error', headline: problem.message, configProblems: [problem], configChanged };
+  }
+  const names = request.allSuites ? Object.keys(config.suites) : request.suites?.length ? request.suites : affectedSuites(config, changed);
+  const unaffectedSuites = Object.keys(config.suites).filter((name) => !names.includes(name));
+  if (names.length === 0) {
+    return {
+      ...shell,
+      verdict: 'pass',
+      headline: 'No prompt, model or dataset changes: nothing to evaluate',
+      configChanged,
+      unaffectedSuites,
+      totals: { ...shell.totals, durationMs: clock.now() - started },
+    };
+  }
+
+  const runner = createCallRunner({
+    llm: deps.llm,
+    concurrency: Math.min(config.concurrency, deps.maxConcurrency ?? Number.POSITIVE_INFINITY),
+    ...(deps.cache ? { cache: deps.cache } : {}),
+    ...(deps.signal ? { signal: deps.signal } : {}),
+  });
+  const suites = await Promise.all(names.map((name) => loadSuite(name, config.suites[name]!, request, deps.repo)));
+  const tasks = suites.flatMap((s) => s.tasks);
+  await runTasks(tasks, runner, deps.onProgress);
+  const vectors = await embedAll(suites, tasks, embedder, deps.signal);
+  const results = suites.map((s) => scoreSuite(s, vectors));
+  const verdict = worstVerdict(results.map((r) => r.verdict));
+  const totals = {
+    calls: runner.calls,
+    cachedCalls: results.reduce((n, r) => n + r.usage.base.cachedCalls + r.usage.head.cachedCalls, 0),
+    costUsd: results.reduce((n, r) => n + r.usage.base.costUsd + r.usage.head.costUsd, 0),
+    durationMs: clock.now() - started,
+  };
+  return { ...shell, verdict, headline: headline(verdict, results), configChanged, suites: results, unaffectedSuites, totals };
+}
+
+interface LoadedSuite {
+  name: string;
+  suite: Suite;
+  base?: LoadedSide;
+  head?: LoadedSide;
+  problems: Problem[];
+  /** Problems with main's files: reported, but they do not block the PR that may fix them. */
+  baseProblems: Problem[];
+  tasks: CaseTask[];
+  embeddingError?: string;
+}
+
+async function loadSuite(name: string, suite: Suite, request: EvaluateRequest, repo: RepoReader): Promise<LoadedSuite> {
+  const [base, head] = await Promise.all([loadSide(suite, request.base, repo, 'main'), loadSide(suite, request.head, repo, 'the PR')]);
+  const loaded: LoadedSuite = {
+    name,
+    suite,
+    problems: head.problems,
+    baseProblems: base.problems.map((p) => ({ ...p, message: `on main: ${p.message}` })),
+    tasks: [],
+    ...(base.side ? { base: base.side } : {}),
+    ...(head.side ? { head: head.side } : {}),
+  };
+  if (!loaded.head) return loaded;
+  const headTasks = planTasks(name, suite, 'head', loaded.head);
+  loaded.problems.push(...headTasks.problems);
+  if (loaded.problems.length > 0) return loaded;
+  const baseTasks = loaded.base ? planTasks(name, suite, 'base', loaded.base) : { tasks: [], problems: [] };
+  if (baseTasks.problems.length > 0) {
+    loaded.baseProblems.push(...baseTasks.problems.map((p) => ({ ...p, message: `on main: ${p.message}` })));
+    delete loaded.base;
+    loaded.tasks = headTasks.tasks;
+  } else {
+    loaded.tasks = [...baseTasks.tasks, ...headTasks.tasks];
+  }
+  return loaded;
+}
+
+async function loadSide(
+  suite: Suite,
+  ref: string,
+  repo: RepoReader,
+  where: string,
+): Promise<{ side?: LoadedSide; problems: Problem[] }> {
+  const paths = [suite.prompt, suite.model, suite.dataset];
+  const [promptText, manifestText, datasetText] = await Promise.all(paths.map((path) => repo.readFile(ref, path)));
+  const missing = paths.filter((_, i) => [promptText, manifestText, datasetText][i] === undefined);
+  if (missing.length > 0) {
+    return { problems: missing.map((file) => ({ file, message: `${file} does not exist in ${where} (${ref})` })) };
+  }
+  const prompt = parsePrompt(promptText!, suite.prompt);
+  const manifest = parseManifest(manifestText!, suite.model);
+  const cases = parseDataset(datasetText!, suite.dataset);
+  const problems = [prompt, manifest, cases].flatMap((p) => (p.ok ? [] : p.problems));
+  if (!prompt.ok || !manifest.ok || !cases.ok) return { problems };
+  if (cases.value.length === 0) return { problems: [{ file: suite.dataset, message: `the dataset has no cases in ${where}` }] };
+  return { side: { prompt: prompt.value, manifest: manifest.value, cases: cases.value }, problems: [] };
+}
+
+function planTasks(name: string, suite: Suite, side: Side, loaded: LoadedSide): { tasks: CaseTask[]; problems: Problem[] } {
+  const tasks: CaseTask[] = [];
+  const problems: Problem[] = [];
+  for (const golden of loaded.cases) {
+    const rendered = renderPrompt(loaded.prompt, golden.vars, { file: suite.dataset, line: golden.line, id: golden.id }, suite.prompt);
+    if (!rendered.ok) {
+      problems.push(...rendered.problems);
+      continue;
+    }
+    tasks.push({
+      suite: name,
+      side,
+      golden,
+      request: buildRequest(loaded, rendered.value),
+      manifest: loaded.manifest,
+      sampleCount: suite.samples,
+      samples: [],
+    });
+  }
+  // A prompt variable missing from every case would otherwise repeat once per case.
+  return { tasks, problems: problems.slice(0, 50) };
+}
+
+/** Prompt front matter overrides the manifest's parameters. */
+function buildRequest(loaded: LoadedSide, messages: ChatRequest['messages']): ChatRequest {
+  const { manifest, prompt } = loaded;
+  const pick = <K extends 'temperature' | 'top_p' | 'max_tokens' | 'seed'>(key: K) => prompt.params[key] ?? manifest[key];
+  const request: ChatRequest = { model: prompt.params.model ?? manifest.model, messages };
+  const temperature = pick('temperature');
+  const topP = pick('top_p');
+  const maxTokens = pick('max_tokens');
+  const seed = pick('seed');
+  if (temperature !== undefined) request.temperature = temperature;
+  if (topP !== undefined) request.top_p = topP;
+  if (maxTokens !== undefined) request.max_tokens = maxTokens;
+  if (seed !== undefined) request.seed = seed;
+  return request;
+}
+
+async function runTasks(tasks: CaseTask[], runner: CallRunner, onProgress: EvaluateDeps['onProgress']): Promise<void> {
+  const total = tasks.length;
+  let done = 0;
+  let costUsd = 0;
+  await Promise.all(
+    tasks.map(async (task) => {
+      task.samples = await Promise.all(
+        Array.from({ length: task.sampleCount }, async (_, sample) => {
+          const { result, cached } = await runner.call(task.request, sample);
+          const prices = task.manifest.prices;
+          const cost = (result.usage.inputTokens * prices.input_per_million + result.usage.outputTokens * prices.output_per_million) / 1e6;
+          if (!cached) costUsd += cost;
+          const sampleResult: SampleResult = {
+            output: result.output,
+            latencyMs: result.latencyMs,
+            usage: result.usage,
+            costUsd: cost,
+            cached,
+            ...(result.error ? { error: result.error } : {}),
+            ...(result.systemFingerprint ? { systemFingerprint: result.systemFingerprint } : {}),
+          };
+          return sampleResult;
+        }),
+      );
+      done += 1;
+      onProgress?.({ done, total, calls: runner.calls, costUsd });
+    }),
+  );
+}
+
+type Vectors = Map<string, Float32Array>;
+
+/** Embeds every distinct output and reference once, in one batched pass for the whole run. */
+async function embedAll(suites: LoadedSuite[], tasks: CaseTask[], embedder: Embedder, signal?: AbortSignal): Promise<Vectors> {
+  const texts = new Set<string>();
+  for (const task of tasks) {
+    const output = firstOutput(task.samples);
+    if (output === undefined) continue;
+    texts.add(output);
+    if (task.golden.reference !== undefined) texts.add(task.golden.reference);
+  }
+  const distinct = [...texts];
+  const vectors: Vectors = new Map();
+  if (distinct.length === 0) return vectors;
+  try {
+    const embedded = await embedder.embed(distinct, signal);
+    distinct.forEach((text, i) => vectors.set(text, Float32Array.from(embedded[i] ?? [])));
+  } catch (error) {
+    const message = `embeddings with ${embedder.model} failed: ${errorMessage(error)}`;
+    for (const suite of suites) if (suite.tasks.length > 0) suite.embeddingError = message;
+  }
+  return vectors;
+}
+
+function scoreSuite(loaded: LoadedSuite, vectors: Vectors): SuiteResult {
+  const { suite, name } = loaded;
+  const result: SuiteResult = {
+    name,
+    ...(suite.description ? { description: suite.description } : {}),
+    verdict: 'error',
+    reasons: [],
+    problems: [...loaded.problems, ...loaded.baseProblems],
+    files: { prompt: suite.prompt, model: suite.model, dataset: suite.dataset },
+    models: {
+      ...(loaded.base ? { base: loaded.base.prompt.params.model ?? loaded.base.manifest.model } : {}),
+      ...(loaded.head ? { head: loaded.head.prompt.params.model ?? loaded.head.manifest.model } : {}),
+    },
+    samples: suite.samples,
+    rows: [],
+    cases: [],
+    counts: { paired: 0, added: 0, removed: 0 },
+    usage: { base: emptyUsage(), head: emptyUsage() },
+  };
+  if (loaded.problems.length > 0 || !loaded.head) {
+    result.reasons.push(`the suite's files in the PR have ${loaded.problems.length} problem${loaded.problems.length === 1 ? '' : 's'}`);
+    return result;
+  }
+  if (!loaded.base) {
+    result.reasons.push(...(loaded.baseProblems.length > 0 ? ["main's files could not be read, so the PR is evaluated alone"] : []));
+  }
+  const bySide = { base: new Map<string, CaseTask>(), head: new Map<string, CaseTask>() };
+  for (const task of loaded.tasks) bySide[task.side].set(task.golden.id, task);
+  const ids = [...new Set([...bySide.head.keys(), ...bySide.base.keys()])];
+  const similarity = (a: string, b: string): number | undefined => {
+    if (a === b) return 1;
+    const va = vectors.get(a);
+    const vb = vectors.get(b);
+    return va && vb ? cosineSimilarity(va, vb) : undefined;
+  };
+  for (const id of ids) {
+    const baseTask = bySide.base.get(id);
+    const headTask = bySide.head.get(id);
+    const base = baseTask ? sideResult(suite, baseTask, similarity) : undefined;
+    const head = headTask ? sideResult(suite, headTask, similarity) : undefined;
+    const status = base && head ? 'paired' : head ? 'added' : 'removed';
+    result.counts[status] += 1;
+    const similarityToBase = base && head && !base.error && !head.error ? similarity(base.output, head.output) : undefined;
+    const pair = { ...(base ? { base } : {}), ...(head ? { head } : {}), ...(similarityToBase === undefined ? {} : { similarityToBase }) };
+    const { change, notes } = caseChange(pair);
+    result.cases.push({ id, status, line: (headTask ?? baseTask)!.golden.line, ...pair, change, notes });
+  }
+  for (const task of loaded.tasks) addUsage(result.usage[task.side], task.samples);
+
+  result.rows = gateRows(suiteMetricRows(result.cases), suite.gates);
+  const failedGates = result.rows.flatMap((row) => row.gates.filter((g) => !g.pass).map((g) => g.reason));
+  const orphanGates = gatesWithoutRows(result.rows, suite.gates);
+  const headOk = result.usage.head.calls + result.usage.head.cachedCalls - result.usage.head.errors;
+  const errors: string[] = [];
+  if (loaded.embeddingError) errors.push(loaded.embeddingError);
+  if (headOk <= 0) errors.push(`zero successful model calls in the PR (${result.usage.head.errors} failed); a suite that calls no model never passes`);
+  if (loaded.base && result.usage.base.errors >= loaded.tasks.filter((t) => t.side === 'base').length * suite.samples) {
+    errors.push('zero successful model calls on main, so there is nothing to compare with');
+  }
+  if (orphanGates.length > 0) errors.push(`gates on unknown metrics: ${orphanGates.map((g) => g.metric).join(', ')}`);
+  if (errors.length > 0) {
+    result.reasons.push(...errors);
+    return result;
+  }
+  result.reasons.push(...failedGates);
+  result.verdict = failedGates.length > 0 ? 'fail' : 'pass';
+  return result;
+}
+
+function sideResult(suite: Suite, task: CaseTask, similarity: (a: string, b: string) => number | undefined): SideResult {
+  const ok = task.samples.filter((s) => !s.error);
+  const output = ok[0]?.output;
+  const side: SideResult = { samples: task.samples, output: output ?? '', assertions: [] };
+  if (output === undefined) {
+    side.error = task.samples.find((s) => s.error)?.error ?? 'no answer';
+    return side;
+  }
+  const checks = [
+    ...suite.assertions.map((assertion) => ({ assertion, origin: 'suite' as const })),
+    ...task.golden.assert.map((assertion) => ({ assertion, origin: 'case' as const })),
+  ];
+  side.assertions = checks.map(({ assertion, origin }) => summarise(ok.map((s) => checkAssertion(assertion, s.output, origin))));
+  if (task.golden.reference !== undefined) {
+    const score = similarity(output, task.golden.reference);
+    if (score !== undefined) side.similarityToReference = score;
+  }
+  return side;
+}
+
+/** One outcome per assertion across a case's samples: it holds only when it held in every sample. */
+function summarise(outcomes: AssertionOutcome[]): AssertionOutcome {
+  const failed = outcomes.filter((o) => !o.pass);
+  const first = outcomes[0]!;
+  if (failed.length === 0) return first;
+  const share = outcomes.length > 1 ? ` (in ${failed.length} of ${outcomes.length} samples)` : '';
+  return { ...failed[0]!, reason: `${failed[0]!.reason}${share}` };
+}
+
+function addUsage(usage: SideUsage, samples: SampleResult[]): void {
+  for (const sample of samples) {
+    if (sample.cached) usage.cachedCalls += 1;
+    else {
+      usage.calls += 1;
+      usage.costUsd += sample.costUsd;
+    }
+    if (sample.error) usage.errors += 1;
+    usage.inputTokens += sample.usage.inputTokens;
+    usage.outputTokens += sample.usage.outputTokens;
+  }
+}
+
+function firstOutput(samples: SampleResult[]): string | undefined {
+  return samples.find((s) => !s.error)?.output;
+}
+
+function emptyUsage(): SideUsage {
+  return { calls: 0, cachedCalls: 0, errors: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 };
+}
+
+function worstVerdict(verdicts: Verdict[]): Verdict {
+  if (verdicts.includes('error')) return 'error';
+  if (verdicts.includes('fail')) return 'fail';
+  return 'pass';
+}
+
+function headline(verdict: Verdict, suites: SuiteResult[]): string {
+  const cases = suites.reduce((n, s) => n + s.cases.length, 0);
+  if (verdict === 'pass') return `${suites.length === 1 ? 'The suite passes' : `All ${suites.length} suites pass`} (${cases} cases)`;
+  const bad = suites.filter((s) => s.verdict === verdict);
+  const first = bad[0]!;
+  const more = bad.length > 1 ? ` (and ${bad.length - 1} more suite${bad.length > 2 ? 's' : ''})` : '';
+  if (verdict === 'fail') return `Suite ${first.name} fails: ${first.reasons[0] ?? 'a gate failed'}${more}`;
+  return `Suite ${first.name} could not be evaluated: ${first.reasons[0] ?? 'see problems'}${more}`;
+}
+
+function emptyResult(request: EvaluateRequest, deps: EvaluateDeps): EvaluationResult {
+  return {
+    verdict: 'error',
+    headline: '',
+    base: { ref: request.base, ...(request.baseSha ? { sha: request.baseSha } : {}) },
+    head: { ref: request.head, ...(request.headSha ? { sha: request.headSha } : {}) },
+    provider: deps.llm.provider,
+    embeddingModel: '',
+    configProblems: [],
+    configChanged: false,
+    suites: [],
+    unaffectedSuites: [],
+    totals: { calls: 0, cachedCalls: 0, costUsd: 0, durationMs: 0 },
+  };
+}
+
+function errorMessage(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split('\n')[0]!.slice(0, 300);
+}

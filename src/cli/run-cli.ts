@@ -1,0 +1,212 @@
+import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { OfflineEmbedder } from '../adapters/local/offline-embedder.js';
+import { parseCassette, serializeCassette } from '../adapters/local/cassette.js';
+import { GitRepoReader } from '../adapters/local/git-repo-reader.js';
+import { MemoryResponseCache } from '../adapters/local/memory-response-cache.js';
+import { RecordingClient } from '../adapters/local/recording-client.js';
+import { ReplayClient } from '../adapters/local/replay-client.js';
+import { OpenAiChatClient } from '../adapters/openai/openai-chat-client.js';
+import { OpenAiEmbedder } from '../adapters/openai/openai-embedder.js';
+import { evaluate } from '../app/evaluate.js';
+import { formatProblem } from '../core/problem.js';
+import { renderJson } from '../core/report/render-json.js';
+import { renderMarkdown } from '../core/report/render-markdown.js';
+import type { EvaluationResult } from '../core/types.js';
+import { parseModelEnv, type ModelEnv } from '../env.js';
+import type { Embedder, LlmClient } from '../ports.js';
+
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: Record<string, string | undefined>;
+  cwd: string;
+}
+
+/** Exit codes: the gate's verdict, so a shell or CI step can act on it. */
+export const EXIT = { pass: 0, fail: 1, error: 2 } as const;
+
+export const LOCAL_EMBEDDING_PREFIX = 'local/';
+const DEFAULT_CASSETTE = '.llmops/cassette.json';
+
+const USAGE = `Usage: llmops-gate eval --base <ref> --head <ref> [options]
+
+Evaluates the suites of .llmops.yml (read at --base) whose files changed between two git refs
+of a local checkout, and prints the gate report.
+
+Options:
+  --repo DIR          the git checkout (default: the current directory)
+  --config PATH       the configuration file inside the repository (default: .llmops.yml)
+  --format md|json    report format (default: md)
+  --out FILE          also write the report to FILE
+  --suite NAME        evaluate this suite, changed or not (repeatable)
+  --all               evaluate every suite, changed or not
+  --cassette FILE     answer from a recorded cassette (default when OPENAI_API_KEY is unset:
+                      <repo>/.llmops/cassette.json)
+  --record            call the live endpoint and write every answer to the cassette
+  --live              call the live endpoint (OPENAI_API_KEY, OPENAI_BASE_URL) even if a cassette exists
+  -h, --help          this text
+
+Exit status: 0 the gate passes, 1 a gate fails, 2 the configuration or input is wrong or nothing
+could be evaluated.`;
+
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        base: { type: 'string' },
+        head: { type: 'string' },
+        repo: { type: 'string' },
+        config: { type: 'string' },
+        format: { type: 'string', default: 'md' },
+        out: { type: 'string' },
+        suite: { type: 'string', multiple: true },
+        all: { type: 'boolean', default: false },
+        cassette: { type: 'string' },
+        record: { type: 'boolean', default: false },
+        live: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    io.stderr(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}\n`);
+    return EXIT.error;
+  }
+  const { values, positionals } = args;
+  if (values.help) {
+    io.stdout(`${USAGE}\n`);
+    return EXIT.pass;
+  }
+  const command = positionals[0];
+  if (command !== 'eval') {
+    io.stderr(`${command ? `unknown command "${command}"` : 'no command given'}\n\n${USAGE}\n`);
+    return EXIT.error;
+  }
+  if (!values.base || !values.head) {
+    io.stderr(`--base and --head are both required\n\n${USAGE}\n`);
+    return EXIT.error;
+  }
+  if (values.format !== 'md' && values.format !== 'json') {
+    io.stderr(`--format must be md or json, not "${values.format}"\n`);
+    return EXIT.error;
+  }
+  const env = parseModelEnv(io.env);
+  if (!env.ok) {
+    io.stderr(`The environment is invalid:\n${env.messages.map((m) => `  ${m}`).join('\n')}\n`);
+    return EXIT.error;
+  }
+  const repoDir = resolve(io.cwd, values.repo ?? '.');
+  const live = values.record || values.live || (env.value.OPENAI_API_KEY !== undefined && values.cassette === undefined);
+  const cassettePath = resolve(repoDir, values.cassette ?? DEFAULT_CASSETTE);
+  const llm = await buildLlm({ live, record: values.record, cassettePath, env: env.value });
+  if (typeof llm === 'string') {
+    io.stderr(`${llm}\n`);
+    return EXIT.error;
+  }
+  const repo = new GitRepoReader(repoDir);
+  let baseSha: string;
+  let headSha: string;
+  try {
+    [baseSha, headSha] = await Promise.all([repo.resolveRef(values.base), repo.resolveRef(values.head)]);
+  } catch (error) {
+    io.stderr(`${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT.error;
+  }
+  let embedderProblem: string | undefined;
+  const result = await evaluate(
+    {
+      base: values.base,
+      head: values.head,
+      baseSha,
+      headSha,
+      ...(values.config ? { configPath: values.config } : {}),
+      ...(values.suite ? { suites: values.suite } : {}),
+      allSuites: values.all,
+    },
+    {
+      repo,
+      llm,
+      cache: new MemoryResponseCache(),
+      maxConcurrency: env.value.LLMOPS_MAX_CONCURRENCY,
+      embedderFor: (model) => {
+        const embedder = buildEmbedder(model, env.value);
+        if (typeof embedder === 'string') {
+          embedderProblem = embedder;
+          return failingEmbedder(model, embedder);
+        }
+        return embedder;
+      },
+      onProgress: (p) => {
+        if (p.done === p.total || p.done % 50 === 0) io.stderr(`evaluated ${p.done}/${p.total} cases (${p.calls} calls)\r`);
+      },
+    },
+  );
+  io.stderr('\n');
+  if (embedderProblem) io.stderr(`${embedderProblem}\n`);
+  if (values.record && llm instanceof RecordingClient) {
+    await mkdir(dirname(cassettePath), { recursive: true });
+    await writeFile(cassettePath, serializeCassette(llm.cassette()));
+    io.stderr(`recorded ${Object.keys(llm.cassette().entries).length} answers to ${cassettePath}\n`);
+  }
+  const report = values.format === 'json' ? renderJson(result) : renderMarkdown(result, {});
+  io.stdout(report.endsWith('\n') ? report : `${report}\n`);
+  if (values.out) await writeFile(resolve(io.cwd, values.out), report);
+  printProblems(result, io);
+  return EXIT[result.verdict];
+}
+
+async function buildLlm(options: { live: boolean; record: boolean; cassettePath: string; env: ModelEnv }): Promise<LlmClient | string> {
+  const { env } = options;
+  if (options.live) {
+    if (!env.OPENAI_API_KEY) return 'OPENAI_API_KEY is not set: a live run needs it (or pass --cassette to replay a recording)';
+    const client = new OpenAiChatClient({
+      apiKey: env.OPENAI_API_KEY,
+      ...(env.OPENAI_BASE_URL ? { baseURL: env.OPENAI_BASE_URL } : {}),
+      concurrency: env.LLMOPS_MAX_CONCURRENCY,
+      timeoutMs: env.LLMOPS_TIMEOUT_MS,
+      maxRetries: env.LLMOPS_MAX_RETRIES,
+    });
+    return options.record ? new RecordingClient(client) : client;
+  }
+  let text: string;
+  try {
+    text = await readFile(options.cassettePath, 'utf8');
+  } catch {
+    return `no cassette at ${options.cassettePath} and OPENAI_API_KEY is not set: set the key for a live run, or record a cassette with --record`;
+  }
+  const cassette = parseCassette(text, options.cassettePath);
+  if (!cassette.ok) return `the cassette is invalid:\n${cassette.problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`;
+  return new ReplayClient(cassette.value, 'openai');
+}
+
+function buildEmbedder(model: string, env: ModelEnv): Embedder | string {
+  if (model.startsWith(LOCAL_EMBEDDING_PREFIX)) {
+    if (model !== new OfflineEmbedder().model) return `unknown local embedding model "${model}"; the offline one is ${new OfflineEmbedder().model}`;
+    return new OfflineEmbedder();
+  }
+  if (!env.OPENAI_API_KEY) return `the embedding model "${model}" needs OPENAI_API_KEY; set embedding.model to local/universal-sentence-encoder-lite to run offline`;
+  return new OpenAiEmbedder({
+    apiKey: env.OPENAI_API_KEY,
+    ...(env.OPENAI_BASE_URL ? { baseURL: env.OPENAI_BASE_URL } : {}),
+    model,
+    timeoutMs: env.LLMOPS_TIMEOUT_MS,
+    maxRetries: env.LLMOPS_MAX_RETRIES,
+  });
+}
+
+function failingEmbedder(model: string, reason: string): Embedder {
+  return {
+    model,
+    embed: () => Promise.reject(new Error(reason)),
+  };
+}
+
+function printProblems(result: EvaluationResult, io: CliIo): void {
+  const problems = [...result.configProblems, ...result.suites.flatMap((s) => s.problems)];
+  for (const problem of problems) io.stderr(`${formatProblem(problem)}\n`);
+  io.stderr(`verdict: ${result.verdict} — ${result.headline}\n`);
+}

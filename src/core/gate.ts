@@ -1,0 +1,82 @@
+import type { Gate, MetricName } from './config.js';
+import type { GateOutcome, MetricRow } from './types.js';
+
+/** Floating-point slack so that a value printed as exactly the threshold is treated as on it. */
+const EPSILON = 1e-9;
+
+export interface MetricValues {
+  base?: number;
+  head?: number;
+}
+
+/**
+ * Applies one gate to a metric's values. A value exactly on a threshold passes. A gate whose
+ * metric has no value (no reference answers, no assertions) is not applicable and passes, saying so.
+ */
+export function applyGate(gate: Gate, values: MetricValues, label: string): GateOutcome {
+  const threshold = describeThreshold(gate);
+  const failures: string[] = [];
+  const notApplicable: string[] = [];
+  const { base, head } = values;
+  if (head === undefined) {
+    return { gate, threshold, pass: true, reason: `${label}: no value in this PR, gate not applied` };
+  }
+  if (gate.min !== undefined && head < gate.min - EPSILON) {
+    failures.push(`${label} is ${fmt(head)}, below the minimum ${fmt(gate.min)}`);
+  }
+  if (gate.max !== undefined && head > gate.max + EPSILON) {
+    failures.push(`${label} is ${fmt(head)}, above the maximum ${fmt(gate.max)}`);
+  }
+  if (gate.max_drop !== undefined) {
+    if (base === undefined) notApplicable.push('no value on main to compare with');
+    else if (head < base - gate.max_drop - EPSILON) {
+      failures.push(`${label} dropped by ${fmt(base - head)} (${fmt(base)} → ${fmt(head)}), more than the allowed ${fmt(gate.max_drop)}`);
+    }
+  }
+  if (gate.max_increase !== undefined) {
+    if (base === undefined) notApplicable.push('no value on main to compare with');
+    else if (head > base * (1 + gate.max_increase) + EPSILON) {
+      const rise = base === 0 ? 'from zero' : `by ${percent((head - base) / base)}`;
+      failures.push(`${label} rose ${rise} (${fmt(base)} → ${fmt(head)}), more than the allowed ${percent(gate.max_increase)}`);
+    }
+  }
+  if (failures.length > 0) return { gate, threshold, pass: false, reason: failures.join('; ') };
+  const suffix = notApplicable.length > 0 ? ` (${[...new Set(notApplicable)].join('; ')})` : '';
+  return { gate, threshold, pass: true, reason: `${label} is ${fmt(head)}, within ${threshold}${suffix}` };
+}
+
+export function describeThreshold(gate: Gate): string {
+  const parts: string[] = [];
+  if (gate.min !== undefined) parts.push(`≥ ${fmt(gate.min)}`);
+  if (gate.max !== undefined) parts.push(`≤ ${fmt(gate.max)}`);
+  if (gate.max_drop !== undefined) parts.push(`drop ≤ ${fmt(gate.max_drop)}`);
+  if (gate.max_increase !== undefined) parts.push(`increase ≤ ${percent(gate.max_increase)}`);
+  return parts.join(', ');
+}
+
+/** Attaches the gates that read each metric to its row and decides the row's verdict. */
+export function gateRows(
+  rows: Omit<MetricRow, 'gates' | 'verdict'>[],
+  gates: readonly Gate[],
+): MetricRow[] {
+  return rows.map((row) => {
+    const outcomes = gates.filter((gate) => gate.metric === row.metric).map((gate) => applyGate(gate, row, row.label));
+    const verdict = outcomes.length === 0 ? 'info' : outcomes.every((o) => o.pass) ? 'pass' : 'fail';
+    return { ...row, gates: outcomes, verdict };
+  });
+}
+
+/** Gates naming a metric the suite did not compute would silently pass: list them instead. */
+export function gatesWithoutRows(rows: readonly { metric: MetricName }[], gates: readonly Gate[]): Gate[] {
+  const present = new Set(rows.map((row) => row.metric));
+  return gates.filter((gate) => !present.has(gate.metric));
+}
+
+function fmt(value: number): string {
+  if (Number.isInteger(value)) return String(value);
+  return Math.abs(value) >= 100 ? value.toFixed(0) : Math.abs(value) >= 1 ? value.toFixed(2) : value.toPrecision(3).replace(/0+$/, '').replace(/\.$/, '');
+}
+
+function percent(fraction: number): string {
+  return `${Math.round(fraction * 1000) / 10}%`;
+}

@@ -1,0 +1,120 @@
+import { METRICS, type MetricName } from '../config.js';
+import type { CaseResult, MetricRow, MetricUnit, SampleResult, SideResult } from '../types.js';
+import { mean, percentile } from './vector.js';
+
+type Row = Omit<MetricRow, 'gates' | 'verdict'>;
+
+const UNITS: Record<MetricName, MetricUnit> = {
+  similarity_to_base: 'score',
+  similarity_to_reference: 'score',
+  assertion_pass_rate: 'rate',
+  length_ratio: 'ratio',
+  output_tokens: 'tokens',
+  cost: 'usd',
+  latency_p50: 'ms',
+  latency_p95: 'ms',
+  error_rate: 'rate',
+};
+
+/**
+ * The suite's metric table. Each side is measured over the cases it has (main: paired and
+ * removed; PR: paired and added); similarity to main and length ratio use paired cases only.
+ */
+export function suiteMetricRows(cases: readonly CaseResult[]): Row[] {
+  const baseSides = cases.flatMap((c) => (c.base ? [c.base] : []));
+  const headSides = cases.flatMap((c) => (c.head ? [c.head] : []));
+  const paired = cases.filter((c) => c.status === 'paired' && c.base && c.head);
+  const pairedSimilarities = paired.flatMap((c) => (c.similarityToBase === undefined ? [] : [c.similarityToBase]));
+  const lengthPairs = paired.filter((c) => !c.base!.error && !c.head!.error);
+  const baseLength = mean(lengthPairs.map((c) => c.base!.output.length));
+  const headLength = mean(lengthPairs.map((c) => c.head!.output.length));
+
+  const rows: Row[] = [];
+  const add = (metric: MetricName, base: number | undefined, head: number | undefined): void => {
+    const delta = base !== undefined && head !== undefined ? head - base : undefined;
+    rows.push({
+      metric,
+      label: METRICS[metric].label,
+      unit: UNITS[metric],
+      ...(base === undefined ? {} : { base }),
+      ...(head === undefined ? {} : { head }),
+      ...(delta === undefined ? {} : { delta }),
+    });
+  };
+  // Main compared with itself is identical by definition: shown as 1 so a drop reads naturally.
+  add('similarity_to_base', pairedSimilarities.length > 0 ? 1 : undefined, mean(pairedSimilarities));
+  add('similarity_to_reference', referenceSimilarity(baseSides), referenceSimilarity(headSides));
+  add('assertion_pass_rate', assertionPassRate(baseSides), assertionPassRate(headSides));
+  add('length_ratio', baseLength && headLength !== undefined ? 1 : undefined, baseLength && headLength !== undefined ? headLength / baseLength : undefined);
+  add('output_tokens', mean(okSamples(baseSides).map((s) => s.usage.outputTokens)), mean(okSamples(headSides).map((s) => s.usage.outputTokens)));
+  add('cost', costPerCase(baseSides), costPerCase(headSides));
+  add('latency_p50', percentile(okSamples(baseSides).map((s) => s.latencyMs), 50), percentile(okSamples(headSides).map((s) => s.latencyMs), 50));
+  add('latency_p95', percentile(okSamples(baseSides).map((s) => s.latencyMs), 95), percentile(okSamples(headSides).map((s) => s.latencyMs), 95));
+  add('error_rate', errorRate(baseSides), errorRate(headSides));
+  return rows;
+}
+
+function okSamples(sides: readonly SideResult[]): SampleResult[] {
+  return sides.flatMap((side) => side.samples.filter((s) => !s.error));
+}
+
+function referenceSimilarity(sides: readonly SideResult[]): number | undefined {
+  return mean(sides.flatMap((side) => (side.similarityToReference === undefined ? [] : [side.similarityToReference])));
+}
+
+/** Share of (case, assertion) checks that held, each weighted by the share of samples it held in. */
+function assertionPassRate(sides: readonly SideResult[]): number | undefined {
+  const outcomes = sides.filter((side) => !side.error).flatMap((side) => side.assertions);
+  if (outcomes.length === 0) return undefined;
+  return outcomes.filter((o) => o.pass).length / outcomes.length;
+}
+
+/** What the prompt costs to serve, per case: computed from token usage, cached answers included. */
+function costPerCase(sides: readonly SideResult[]): number | undefined {
+  const withOutput = sides.filter((side) => !side.error);
+  if (withOutput.length === 0) return undefined;
+  const total = withOutput.reduce((sum, side) => sum + side.samples.reduce((s, sample) => s + sample.costUsd, 0) / side.samples.length, 0);
+  return total / withOutput.length;
+}
+
+function errorRate(sides: readonly SideResult[]): number | undefined {
+  const samples = sides.flatMap((side) => side.samples);
+  if (samples.length === 0) return undefined;
+  return samples.filter((s) => s.error).length / samples.length;
+}
+
+/**
+ * How much a case changed, for ordering the report: dissimilarity of the outputs, plus one for
+ * every assertion that flipped and for an error that appeared or went away.
+ */
+export function caseChange(c: Pick<CaseResult, 'base' | 'head' | 'similarityToBase'>): { change: number; notes: string[] } {
+  const notes: string[] = [];
+  let change = c.similarityToBase === undefined ? 0 : Math.max(0, 1 - c.similarityToBase);
+  if (c.base && c.head) {
+    if (c.head.error && !c.base.error) {
+      change += 1;
+      notes.push(`now fails in the PR: ${c.head.error}`);
+    } else if (c.base.error && !c.head.error) {
+      change += 1;
+      notes.push(`failed on main (${c.base.error}), answers in the PR`);
+    }
+    const before = new Map(c.base.assertions.map((a) => [a.label, a.pass]));
+    for (const outcome of c.head.assertions) {
+      const was = before.get(outcome.label);
+      if (was === true && !outcome.pass) {
+        change += 1;
+        notes.push(`assertion ${outcome.label} now fails: ${outcome.reason}`);
+      } else if (was === false && outcome.pass) {
+        change += 0.5;
+        notes.push(`assertion ${outcome.label} now passes`);
+      }
+    }
+  } else if (c.head) {
+    notes.push('new case in the PR');
+    for (const outcome of c.head.assertions.filter((a) => !a.pass)) notes.push(`assertion ${outcome.label} fails: ${outcome.reason}`);
+    if (c.head.error) notes.push(`fails: ${c.head.error}`);
+  } else if (c.base) {
+    notes.push('case removed in the PR');
+  }
+  return { change, notes };
+}

@@ -1,0 +1,50 @@
+import { applyGate, describeThreshold, gateRows, gatesWithoutRows } from '../../src/core/gate.js';
+import type { Gate } from '../../src/core/config.js';
+
+describe('applyGate', () => {
+  it.each<[string, Gate, { base?: number; head?: number }, boolean]>([
+    ['min met', { metric: 'similarity_to_base', min: 0.85 }, { head: 0.9 }, true],
+    ['min exactly on the threshold passes', { metric: 'similarity_to_base', min: 0.85 }, { head: 0.85 }, true],
+    ['min missed', { metric: 'similarity_to_base', min: 0.85 }, { head: 0.8499 }, false],
+    ['max exactly on the threshold passes', { metric: 'error_rate', max: 0.05 }, { head: 0.05 }, true],
+    ['max exceeded', { metric: 'error_rate', max: 0.05 }, { head: 0.06 }, false],
+    ['drop within', { metric: 'similarity_to_reference', max_drop: 0.05 }, { base: 0.8, head: 0.75 }, true],
+    ['drop too large', { metric: 'similarity_to_reference', max_drop: 0.05 }, { base: 0.8, head: 0.74 }, false],
+    ['zero drop allowed, equal values', { metric: 'assertion_pass_rate', max_drop: 0 }, { base: 0.9, head: 0.9 }, true],
+    ['increase within', { metric: 'cost', max_increase: 0.2 }, { base: 0.01, head: 0.012 }, true],
+    ['increase too large', { metric: 'cost', max_increase: 0.2 }, { base: 0.01, head: 0.0121 }, false],
+    ['increase from zero', { metric: 'cost', max_increase: 0.2 }, { base: 0, head: 0.001 }, false],
+    ['no value in the PR is not applicable', { metric: 'similarity_to_reference', min: 0.5 }, {}, true],
+    ['no value on main for a relative gate', { metric: 'cost', max_increase: 0.1 }, { head: 5 }, true],
+  ])('%s', (_name, gate, values, pass) => {
+    const outcome = applyGate(gate, values, 'metric');
+    expect(outcome.pass).toBe(pass);
+    expect(outcome.reason.length).toBeGreaterThan(5);
+  });
+
+  it('explains a failure with both values', () => {
+    const outcome = applyGate({ metric: 'similarity_to_reference', max_drop: 0.05 }, { base: 0.8, head: 0.6 }, 'similarity to reference');
+    expect(outcome.reason).toBe('similarity to reference dropped by 0.2 (0.8 → 0.6), more than the allowed 0.05');
+  });
+
+  it('describes thresholds in words', () => {
+    expect(describeThreshold({ metric: 'cost', min: 0.5, max: 2, max_drop: 0.1, max_increase: 0.25 })).toBe('≥ 0.5, ≤ 2, drop ≤ 0.1, increase ≤ 25%');
+  });
+});
+
+describe('gateRows', () => {
+  it('marks rows without a gate as info and with a failed gate as fail', () => {
+    const rows = gateRows(
+      [
+        { metric: 'similarity_to_base', label: 's', unit: 'score', base: 1, head: 0.7, delta: -0.3 },
+        { metric: 'cost', label: 'c', unit: 'usd', base: 1, head: 1 },
+      ],
+      [{ metric: 'similarity_to_base', min: 0.85 }],
+    );
+    expect(rows.map((r) => r.verdict)).toEqual(['fail', 'info']);
+  });
+
+  it('finds gates on metrics that have no row', () => {
+    expect(gatesWithoutRows([{ metric: 'cost' }], [{ metric: 'latency_p95', max: 1 }, { metric: 'cost', max: 1 }])).toEqual([{ metric: 'latency_p95', max: 1 }]);
+  });
+});
