@@ -1,0 +1,210 @@
+import { evaluate, type EvaluateDeps } from '../../src/app/evaluate.js';
+import type { ChatRequest } from '../../src/ports.js';
+import { BagOfWordsEmbedder, FailingEmbedder, MemoryRepo, ScriptedLlm, lastUserMessage } from '../support/fakes.js';
+
+const CONFIG = `suites:
+  support:
+    prompt: prompts/support.md
+    model: models/support.yml
+    dataset: datasets/support.jsonl
+    assertions:
+      - type: not_contains
+        value: As an AI
+        ignore_case: true
+    gates:
+      - metric: similarity_to_base
+        min: 0.85
+      - metric: assertion_pass_rate
+        max_drop: 0
+      - metric: error_rate
+        max: 0.1
+`;
+const MANIFEST = 'provider: openai\nmodel: test-model\ntemperature: 0\nprices:\n  input_per_million: 1\n  output_per_million: 2\n';
+const PROMPT_MAIN = '---\nsystem: You help Acme customers. Always cite the help link.\n---\nQuestion: {{question}}\n';
+const QUESTIONS = ['How do I return shoes', 'Where is my parcel', 'Which size fits me', 'How do I reset my password', 'Is my jacket under warranty', 'Can I change my address', 'Do you ship abroad', 'How long do refunds take'];
+const DATASET = QUESTIONS.map((q, i) => JSON.stringify({ id: `c${i + 1}`, vars: { question: q }, reference: `${q.toLowerCase()} see help link`, assert: [{ type: 'contains', value: 'help link' }] })).join('\n');
+
+function files(overrides: Record<string, string | undefined> = {}): Record<string, string> {
+  const all: Record<string, string | undefined> = {
+    '.llmops.yml': CONFIG,
+    'prompts/support.md': PROMPT_MAIN,
+    'models/support.yml': MANIFEST,
+    'datasets/support.jsonl': DATASET,
+    'README.md': 'hello',
+    ...overrides,
+  };
+  return Object.fromEntries(Object.entries(all).filter((entry): entry is [string, string] => entry[1] !== undefined));
+}
+
+/** Answers with the question's words, plus "see help link" when the system prompt asks for citations. */
+function supportModel(request: ChatRequest): string {
+  const question = lastUserMessage(request).replace(/^Question: /, '').trim().toLowerCase();
+  const cites = request.messages.some((m) => m.role === 'system' && m.content.includes('cite'));
+  return cites ? `${question} see help link` : `${question}`;
+}
+
+function deps(repo: MemoryRepo, llm: ScriptedLlm, extra: Partial<EvaluateDeps> = {}): EvaluateDeps {
+  const embedder = new BagOfWordsEmbedder();
+  return { repo, llm, embedderFor: () => embedder, ...extra };
+}
+
+describe('evaluate', () => {
+  it('passes when nothing relevant changed, without calling the model', async () => {
+    const repo = new MemoryRepo({ main: files(), pr: files({ 'README.md': 'changed' }) });
+    const llm = new ScriptedLlm(supportModel);
+    const result = await evaluate({ base: 'main', head: 'pr' }, deps(repo, llm));
+    expect(result.verdict).toBe('pass');
+    expect(result.headline).toMatch(/No prompt, model or dataset changes/);
+    expect(result.unaffectedSuites).toEqual(['support']);
+    expect(llm.requests).toHaveLength(0);
+  });
+
+  it('passes a harmless prompt change and shares identical calls between main and the PR', async () => {
+    const repo = new MemoryRepo({ main: files(), pr: files({ 'prompts/support.md': `${PROMPT_MAIN}\n` }) });
+    const llm = new ScriptedLlm(supportModel);
+    const result = await evaluate({ base: 'main', head: 'pr' }, deps(repo, llm));
+    expect(result.verdict).toBe('pass');
+    const suite = result.suites[0]!;
+    expect(suite.counts).toEqual({ paired: 8, added: 0, removed: 0 });
+    // The trailing newline is trimmed away by the template, so every request is identical: 8 calls, not 16.
+    expect(llm.requests).toHaveLength(8);
+    expect(result.totals.calls).toBe(8);
+    expect(suite.usage.head.cachedCalls).toBe(8);
+    expect(suite.rows.find((r) => r.metric === 'similarity_to_base')?.head).toBe(1);
+  });
+
+  it('fails a prompt change that drops the help link, one reason per failed gate', async () => {
+    const repo = new MemoryRepo({
+      main: files(),
+      pr: files({ 'prompts/support.md': '---\nsystem: You help Acme customers. Be brief.\n---\nQuestion: {{question}}\n' }),
+    });
+    const llm = new ScriptedLlm(supportModel);
+    const result = await evaluate({ base: 'main', head: 'pr' }, deps(repo, llm));
+    expect(result.verdict).toBe('fail');
+    const suite = result.suites[0]!;
+    expect(suite.verdict).toBe('fail');
+    const rows = Object.fromEntries(suite.rows.map((r) => [r.metric, r]));
+    expect(rows.assertion_pass_rate).toMatchObject({ base: 1, head: 0.5, verdict: 'fail' });
+    expect(rows.similarity_to_base!.head).toBeLessThan(0.85);
+    expect(rows.cost!.head).toBeLessThan(rows.cost!.base!);
+    expect(suite.reasons).toHaveLength(2);
+    expect(suite.reasons.join('\n')).toMatch(/assertion pass rate dropped by 0.5/);
+    const changed = suite.cases[0]!;
+    expect(changed.notes).toContain('assertion contains "help link" now fails: output does not contain "help link"');
+    expect(changed.line).toBe(1);
+    expect(llm.requests).toHaveLength(16);
+  });
+
+  it('reads the gates from main even when the PR loosens them', async () => {
+    const loosened = CONFIG.replace('min: 0.85', 'min: 0.1').replace('max_drop: 0', 'max_drop: 1');
+    const repo = new MemoryRepo({
+      main: files(),
+      pr: files({ '.llmops.yml': loosened, 'prompts/support.md': '---\nsystem: Be brief.\n---\nQuestion: {{question}}\n' }),
+    });
+    const result = await evaluate({ base: 'main', head: 'pr' }, deps(repo, new ScriptedLlm(supportModel)));
+    expect(result.configChanged).toBe(true);
+    expect(result.verdict).toBe('fail');
+  });
+
+  it('records one failed case as an error without losing the others', async () => {
+    const repo = new MemoryRepo({ main: files(), pr: files({ 'prompts/support.md': PROMPT_MAIN.replace('Question', 'Q') }) });
+    const llm = new ScriptedLlm((request) =>
+      lastUserMessage(request).startsWith('Q: Where') ? new Error('HTTP 500 from the model endpoint after 3 attempts') : supportModel(request),
+    );
+    const result = await evaluate({ base: 'main', head: 'pr' }, deps(repo, llm));
+    const suite = result.suites[0]!;
+    expect(suite.cases).toHaveLength(8);
+    const failed = suite.cases.find((c) => c.id === 'c2')!;
+    expect(failed.head?.error).toMatch(/HTTP 500/);
+    expect(failed.notes[0]).toMatch(/now fails in the PR/);
+    expect(suite.rows.find((r) => r.metric === 'error_rate')).toMatchObject({ base: 0, head: 0.125, verdict: 'fail' });
+    expect(suite.cases.filter((c) => !c.head?.error)).toHaveLength(7);
+  });
+
+  it('never passes a suite whose model calls all failed', async () => {
+    const repo = new MemoryRepo({ main: files(), pr: files({ 'prompts/support.md': `${PROMPT_MAIN} more` }) });
+    const llm = new ScriptedLlm(() => new Error('401 invalid key'));
+    const result = await evaluate({ base: 'main', head: 'pr' }, deps(repo, llm));
+    expect(result.verdict).toBe('error');
+    expect(result.suites[0]!.reasons.join(' ')).toMatch(/zero successful model calls in the PR/);
+  });
+
+  it('reports a missing template variable at the dataset line', async () => {
+    const repo = new MemoryRepo({ main: files(), pr: files({ 'prompts/support.md': `${PROMPT_MAIN}Tier: {{tier}}\n` }) });
+    const result = await evaluate({ base: 'main', head: 'pr' }, deps(repo, new ScriptedLlm(supportModel)));
+    expect(result.verdict).toBe('error');
+    expect(result.suites[0]!.problems[0]).toMatchObject({ file: 'datasets/support.jsonl', line: 1, field: 'vars.tier' });
+  });
+
+  it('reports a malformed dataset line of the PR and makes no model call', async () => {
+    const repo = new MemoryRepo({ main: files(), pr: files({ 'datasets/support.jsonl': `${DATASET}\n{"id": "c9", vars: }` }) });
+    const llm = new ScriptedLlm(supportModel);
+    const result = await evaluate({ base: 'main', head: 'pr' }, deps(repo, llm));
+    expect(result.verdict).toBe('error');
+    expect(result.suites[0]!.problems[0]).toMatchObject({ file: 'datasets/support.jsonl', line: 9 });
+    expect(llm.requests).toHaveLength(0);
+  });
+
+  it('counts added and removed cases', async () => {
+    const lines = DATASET.split('\n');
+    const pr = [...lines.slice(1), JSON.stringify({ id: 'c99', vars: { question: 'Do you sell gift cards' } })].join('\n');
+    const repo = new MemoryRepo({ main: files(), pr: files({ 'datasets/support.jsonl': pr }) });
+    const result = await evaluate({ base: 'main', head: 'pr' }, deps(repo, new ScriptedLlm(supportModel)));
+    expect(result.suites[0]!.counts).toEqual({ paired: 7, added: 1, removed: 1 });
+    expect(result.suites[0]!.cases.find((c) => c.id === 'c99')?.notes).toContain('new case in the PR');
+  });
+
+  it('reports a file missing from the PR', async () => {
+    const repo = new MemoryRepo({ main: files(), pr: files({ 'models/support.yml': undefined }) });
+    const result = await evaluate({ base: 'main', head: 'pr' }, deps(repo, new ScriptedLlm(supportModel)));
+    expect(result.verdict).toBe('error');
+    expect(result.suites[0]!.problems[0]!.message).toBe('models/support.yml does not exist in the PR (pr)');
+  });
+
+  it('fails closed when embeddings cannot be computed', async () => {
+    const repo = new MemoryRepo({ main: files(), pr: files({ 'prompts/support.md': `${PROMPT_MAIN} more` }) });
+    const embedder = new FailingEmbedder();
+    const result = await evaluate({ base: 'main', head: 'pr' }, deps(repo, new ScriptedLlm(supportModel), { embedderFor: () => embedder }));
+    expect(result.verdict).toBe('error');
+    expect(result.suites[0]!.reasons[0]).toMatch(/embeddings with test\/failing failed: embedding endpoint unreachable/);
+  });
+
+  it('embeds each distinct text once, in one batch', async () => {
+    const repo = new MemoryRepo({ main: files(), pr: files({ 'prompts/support.md': '---\nsystem: Be brief.\n---\nQuestion: {{question}}\n' }) });
+    const embedder = new BagOfWordsEmbedder();
+    await evaluate({ base: 'main', head: 'pr' }, deps(repo, new ScriptedLlm(supportModel), { embedderFor: () => embedder }));
+    expect(embedder.batches).toHaveLength(1);
+    const batch = embedder.batches[0]!;
+    expect(new Set(batch).size).toBe(batch.length);
+    // main's answers equal the references, so 8 + 8 distinct texts.
+    expect(batch).toHaveLength(16);
+  });
+
+  it('explains a missing or broken configuration on main', async () => {
+    const missing = await evaluate({ base: 'main', head: 'pr' }, deps(new MemoryRepo({ main: {}, pr: files() }), new ScriptedLlm(supportModel)));
+    expect(missing).toMatchObject({ verdict: 'error', configProblems: [{ file: '.llmops.yml' }] });
+    const broken = await evaluate(
+      { base: 'main', head: 'pr' },
+      deps(new MemoryRepo({ main: files({ '.llmops.yml': 'suites:\n  s:\n    prompt: 3\n' }), pr: files() }), new ScriptedLlm(supportModel)),
+    );
+    expect(broken.verdict).toBe('error');
+    expect(broken.configProblems.length).toBeGreaterThan(0);
+    expect(broken.configProblems[0]!.line).toBe(3);
+  });
+
+  it('runs only the named suite and rejects an unknown one', async () => {
+    const repo = new MemoryRepo({ main: files(), pr: files() });
+    const rerun = await evaluate({ base: 'main', head: 'pr', suites: ['support'] }, deps(repo, new ScriptedLlm(supportModel)));
+    expect(rerun.verdict).toBe('pass');
+    expect(rerun.suites).toHaveLength(1);
+    const unknown = await evaluate({ base: 'main', head: 'pr', suites: ['nope'] }, deps(repo, new ScriptedLlm(supportModel)));
+    expect(unknown.verdict).toBe('error');
+    expect(unknown.headline).toMatch(/no suite named "nope"/);
+  });
+
+  it('turns an unexpected exception into an error verdict', async () => {
+    const repo = { readFile: () => Promise.reject(new Error('disk on fire')), changedFiles: () => Promise.resolve([]) };
+    const result = await evaluate({ base: 'main', head: 'pr' }, deps(repo as never, new ScriptedLlm(supportModel)));
+    expect(result).toMatchObject({ verdict: 'error', headline: 'The evaluation stopped unexpectedly: disk on fire' });
+  });
+});
