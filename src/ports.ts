@@ -80,3 +80,20 @@ export interface ResponseCache {
 export interface Clock {
   now(): number;
 }
+
+/** Remembers webhook deliveries already handled, so a redelivery does nothing twice. */
+export interface DeliveryLog {
+  /** True the first time an id is seen; false for every later call with the same id. */
+  claim(deliveryId: string): Promise<boolean>;
+}
+
+/** Where evaluation jobs wait for a worker. */
+export interface JobQueue<Job> {
+  enqueue(job: Job): Promise<void>;
+}
+
+export interface Logger {
+  info(fields: Record<string, unknown>, message: string): void;
+  warn(fields: Record<string, unknown>, message: string): void;
+  error(fields: Record<string, unknown>, message: string): void;
+}

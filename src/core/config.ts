@@ -139,6 +139,12 @@ export const LlmopsConfig = z
     embedding: Embedding.default({ model: 'local/universal-sentence-encoder-lite' }),
     concurrency: z.number().int().min(1).max(256).default(8).describe('Model calls in flight at once.'),
     report: Report.default({ top_cases: 5 }),
+    forks: z
+      .enum(['evaluate', 'require_approval'])
+      .default('evaluate')
+      .describe(
+        'Pull requests from forks: `evaluate` runs them (no PR code is ever executed; files are read through the API); `require_approval` waits for a maintainer to press "Run evaluation" on the check.',
+      ),
     suites: z
       .record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'suite names use letters, digits, `_`, `.` and `-`'), Suite)
       .refine((suites) => Object.keys(suites).length > 0, 'at least one suite is needed')

@@ -151,8 +151,8 @@ const CSV_COLUMNS = new Set(['id', 'reference', 'tags', 'assert_contains']);
 
 function csvCases(text: string, file: string): RawCases {
   const problems: Problem[] = [];
-  // After a quoting error the parser resynchronises at arbitrary places: what follows is noise.
-  let lostSync = false;
+  // After a quoting error the parser resynchronises at arbitrary places: later records are noise.
+  let syncLostAt = Infinity;
   let records: CsvRecord[];
   try {
     // Normalised line ends make the parser's line count match an editor's.
@@ -161,9 +161,10 @@ function csvCases(text: string, file: string): RawCases {
       skip_empty_lines: true,
       skip_records_with_error: true,
       on_skip: (error) => {
-        if (!error || lostSync) return;
-        problems.push(csvProblem(error, file));
-        lostSync = isQuoteError(error);
+        if (!error || syncLostAt !== Infinity) return;
+        const problem = csvProblem(error, file);
+        problems.push(problem);
+        if (isQuoteError(error)) syncLostAt = problem.line ?? 0;
       },
     }) as unknown as CsvRecord[];
   } catch (error) {
@@ -175,9 +176,10 @@ function csvCases(text: string, file: string): RawCases {
   const headerLine = recordStartLine(header);
   const columns = header.record.map((name) => name.trim());
   problems.push(...csvHeaderProblems(columns, file, headerLine));
-  if (problems.length > 0 && (lostSync || !columns.includes('id'))) return { cases: [], problems };
+  // Without ids every row would repeat the header's problem.
+  if (!columns.includes('id')) return { cases: [], problems };
   const cases = rows
-    .filter((row) => !lostSync || row.info.lines < lostSyncLine(problems))
+    .filter((row) => row.info.lines < syncLostAt)
     .map((row) => {
       const line = recordStartLine(row);
       return { value: csvCase(columns, row.record), line, lineOf: () => line };
@@ -206,7 +208,7 @@ function csvCase(columns: string[], record: string[]): Record<string, unknown> {
   const vars: Record<string, string> = {};
   columns.forEach((name, index) => {
     const cell = record[index] ?? '';
-    if (name === 'id') value.id = cell.trim();
+    if (name === 'id') value.id = cell;
     // An empty cell in an optional column means "not set", not "the empty string".
     else if (name === 'reference') {
       if (cell !== '') value.reference = cell;
@@ -232,10 +234,6 @@ function recordStartLine(record: CsvRecord): number {
 
 function isQuoteError(error: CsvError): boolean {
   return error.code === 'CSV_INVALID_CLOSING_QUOTE' || error.code === 'CSV_QUOTE_NOT_CLOSED';
-}
-
-function lostSyncLine(problems: Problem[]): number {
-  return problems.reduce((min, problem) => Math.min(min, problem.line ?? Infinity), Infinity);
 }
 
 function csvProblem(error: CsvError, file: string): Problem {

@@ -1,0 +1,218 @@
+import type { GitHubClient, RepoTarget } from '../adapters/github/github-client.js';
+import { checkAnnotations, checkTitle, conclusionOf } from '../core/check-output.js';
+import type { RerunCommand } from '../core/commands.js';
+import { CONFIG_PATH, parseConfig } from '../core/config.js';
+import { renderMarkdown } from '../core/report/render-markdown.js';
+import type { EvaluationResult } from '../core/types.js';
+import type { Clock, DeliveryLog, Embedder, JobQueue, LlmClient, Logger, ResponseCache } from '../ports.js';
+import { evaluate } from './evaluate.js';
+import { supersedeKey, type GateJob } from './gate-job.js';
+
+export const COMMENT_MARKER = '<!-- llmops-gate:sticky -->';
+export const RUN_ACTION = 'run-eval';
+/** GitHub documents 65,536 characters for a comment and 65,535 for check-run output. */
+const OUTPUT_LIMIT = 65_535;
+const PROGRESS_INTERVAL_MS = 5_000;
+
+export interface GateDeps {
+  github(installationId: number, target: RepoTarget): Promise<GitHubClient>;
+  llm: LlmClient;
+  embedderFor(model: string): Embedder;
+  /** The shared response cache; skipped by `/rerun-eval --no-cache`. */
+  cache?: ResponseCache;
+  queue: JobQueue<GateJob>;
+  deliveries: DeliveryLog;
+  log: Logger;
+  clock: Clock;
+  checkName: string;
+  maxConcurrency: number;
+}
+
+/** Identifies the commit to gate, as the webhook handlers read it off a payload. */
+export interface GateTarget extends RepoTarget {
+  installationId: number;
+  headSha: string;
+  baseSha: string;
+  headRef: string;
+  baseRef: string;
+  pullNumber?: number;
+  isFork: boolean;
+}
+
+export interface GateOptions {
+  deliveryId: string;
+  command?: RerunCommand;
+  approved?: boolean;
+}
+
+/**
+ * The GitHub face of the engine: the webhook path only records a queued check and enqueues a job;
+ * workers run jobs. Each public method is one use case with its own error boundary.
+ */
+export class GitHubGate {
+  private readonly running = new Map<string, { headSha: string; controller: AbortController }>();
+
+  constructor(private readonly deps: GateDeps) {}
+
+  /** Webhook path: answer fast. Reads `.llmops.yml` from the base (no config: the repository has not opted in). */
+  async request(target: GateTarget, options: GateOptions): Promise<'queued' | 'duplicate' | 'not-configured'> {
+    if (!(await this.deps.deliveries.claim(options.deliveryId))) return 'duplicate';
+    const client = await this.deps.github(target.installationId, target);
+    const config = await client.readFile(target.baseSha, CONFIG_PATH);
+    if (config === undefined) {
+      this.deps.log.info({ repo: `${target.owner}/${target.repo}` }, 'no .llmops.yml on the base branch; nothing to gate');
+      return 'not-configured';
+    }
+    const check = await client.createCheckRun({
+      name: this.deps.checkName,
+      head_sha: target.headSha,
+      status: 'queued',
+      output: { title: 'Queued', summary: 'Waiting for a worker to evaluate this commit.' },
+    });
+    this.supersede(target);
+    await this.deps.queue.enqueue({
+      ...pickTarget(target),
+      checkRunId: check.id,
+      checkRunUrl: check.url,
+      suites: options.command?.suites ?? [],
+      noCache: options.command?.noCache ?? false,
+      approved: options.approved ?? false,
+    });
+    return 'queued';
+  }
+
+  /** Worker path: evaluates and reports. Never leaves the check in progress. */
+  async run(job: GateJob): Promise<void> {
+    const client = await this.deps.github(job.installationId, job);
+    const key = supersedeKey(job);
+    const current = this.running.get(key);
+    if (current && current.headSha !== job.headSha) {
+      await this.cancel(client, job, current.headSha);
+      return;
+    }
+    const controller = current?.controller ?? new AbortController();
+    this.running.set(key, { headSha: job.headSha, controller });
+    try {
+      await this.evaluateAndReport(client, job, controller.signal);
+    } catch (error) {
+      this.deps.log.error({ err: errorText(error), checkRunId: job.checkRunId }, 'evaluation job failed');
+      await client
+        .updateCheckRun(job.checkRunId, {
+          status: 'completed',
+          conclusion: 'failure',
+          output: { title: 'Could not evaluate: internal error', summary: `The evaluation stopped: ${errorText(error)}. Comment \`/rerun-eval\` to try again.` },
+        })
+        .catch((e: unknown) => this.deps.log.error({ err: errorText(e) }, 'could not conclude the check run'));
+    } finally {
+      if (this.running.get(key)?.controller === controller) this.running.delete(key);
+    }
+  }
+
+  private async evaluateAndReport(client: GitHubClient, job: GateJob, signal: AbortSignal): Promise<void> {
+    if (job.isFork && !job.approved && (await this.forksNeedApproval(client, job))) {
+      await client.updateCheckRun(job.checkRunId, {
+        status: 'completed',
+        conclusion: 'action_required',
+        output: {
+          title: 'Waiting for a maintainer to approve',
+          summary: 'This pull request comes from a fork, and `.llmops.yml` sets `forks: require_approval`. A maintainer can press **Run evaluation** above to run it. No code from the pull request is ever executed; only its prompt, model and dataset files are read.',
+        },
+        actions: [{ label: 'Run evaluation', description: 'Evaluate this fork pull request', identifier: RUN_ACTION }],
+      });
+      return;
+    }
+    await client.updateCheckRun(job.checkRunId, { status: 'in_progress', output: { title: 'Evaluating', summary: 'Reading the configuration and the changed files.' } });
+    let lastProgress = this.deps.clock.now();
+    const changed = job.pullNumber === undefined ? () => client.compareFiles(job.baseSha, job.headSha) : () => client.pullRequestFiles(job.pullNumber!);
+    const result = await evaluate(
+      { base: job.baseSha, head: job.headSha, baseSha: job.baseSha, headSha: job.headSha, ...(job.suites.length ? { suites: job.suites } : {}) },
+      {
+        repo: { readFile: (ref, path) => client.readFile(ref, path), changedFiles: changed },
+        llm: this.deps.llm,
+        embedderFor: this.deps.embedderFor,
+        ...(this.deps.cache && !job.noCache ? { cache: this.deps.cache } : {}),
+        clock: this.deps.clock,
+        signal,
+        maxConcurrency: this.deps.maxConcurrency,
+        onProgress: (p) => {
+          const now = this.deps.clock.now();
+          if (now - lastProgress < PROGRESS_INTERVAL_MS || p.done === p.total) return;
+          lastProgress = now;
+          void client
+            .updateCheckRun(job.checkRunId, {
+              status: 'in_progress',
+              output: { title: `Evaluating: ${p.done} of ${p.total} cases`, summary: `${p.done} of ${p.total} cases evaluated, ${p.calls} model calls, $${p.costUsd.toFixed(4)} so far.` },
+            })
+            .catch(() => undefined);
+        },
+      },
+    );
+    const superseding = this.running.get(supersedeKey(job));
+    if (signal.aborted || (superseding && superseding.headSha !== job.headSha)) {
+      await this.cancel(client, job, superseding?.headSha);
+      return;
+    }
+    await this.report(client, job, result);
+  }
+
+  private async report(client: GitHubClient, job: GateJob, result: EvaluationResult): Promise<void> {
+    const named = { ...result, base: { ref: job.baseRef, sha: job.baseSha }, head: { ref: job.headRef, sha: job.headSha } };
+    const summary = renderMarkdown(named, { maxChars: OUTPUT_LIMIT, checkRunUrl: job.checkRunUrl });
+    await client.updateCheckRun(job.checkRunId, {
+      status: 'completed',
+      conclusion: conclusionOf(result.verdict),
+      output: { title: checkTitle(result), summary, annotations: checkAnnotations(named) },
+    });
+    if (job.pullNumber !== undefined && result.suites.length > 0) {
+      const body = renderMarkdown(named, { maxChars: OUTPUT_LIMIT, marker: COMMENT_MARKER, checkRunUrl: job.checkRunUrl });
+      await client.ensureStickyComment(job.pullNumber, COMMENT_MARKER, body);
+    }
+  }
+
+  private async forksNeedApproval(client: GitHubClient, job: GateJob): Promise<boolean> {
+    const text = await client.readFile(job.baseSha, CONFIG_PATH);
+    if (text === undefined) return false;
+    const parsed = parseConfig(text);
+    // A broken config is reported by the evaluation itself; approval cannot be decided from it.
+    return parsed.ok && parsed.value.forks === 'require_approval';
+  }
+
+  private async cancel(client: GitHubClient, job: GateJob, newerSha: string | undefined): Promise<void> {
+    await client.updateCheckRun(job.checkRunId, {
+      status: 'completed',
+      conclusion: 'cancelled',
+      output: {
+        title: newerSha ? `Superseded by ${newerSha.slice(0, 7)}` : 'Cancelled',
+        summary: newerSha ? `A newer commit (${newerSha}) was pushed; its check run carries the verdict.` : 'This evaluation was cancelled.',
+      },
+    });
+  }
+
+  /** A newer head for the same pull request stops the older one's evaluation. */
+  private supersede(target: GateTarget): void {
+    const key = supersedeKey(target);
+    const current = this.running.get(key);
+    if (current && current.headSha !== target.headSha) {
+      current.controller.abort();
+      this.running.set(key, { headSha: target.headSha, controller: new AbortController() });
+    }
+  }
+}
+
+function pickTarget(target: GateTarget): Omit<GateJob, 'checkRunId' | 'checkRunUrl' | 'suites' | 'noCache' | 'approved'> {
+  return {
+    owner: target.owner,
+    repo: target.repo,
+    installationId: target.installationId,
+    headSha: target.headSha,
+    baseSha: target.baseSha,
+    headRef: target.headRef,
+    baseRef: target.baseRef,
+    ...(target.pullNumber === undefined ? {} : { pullNumber: target.pullNumber }),
+    isFork: target.isFork,
+  };
+}
+
+function errorText(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0]!.slice(0, 300);
+}
