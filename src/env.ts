@@ -13,9 +13,29 @@ export const ModelEnv = z.object({
 export type ModelEnv = z.infer<typeof ModelEnv>;
 
 /** Parses the environment, or returns one readable line per bad variable (values never echoed). */
-export function parseModelEnv(env: Record<string, string | undefined>): { ok: true; value: ModelEnv } | { ok: false; messages: string[] } {
+export function parseModelEnv(env: Record<string, string | undefined>): EnvParse<ModelEnv> {
+  return parseEnv(ModelEnv, env);
+}
+
+type EnvParse<T> = { ok: true; value: T } | { ok: false; messages: string[] };
+
+function parseEnv<T>(schema: z.ZodType<T>, env: Record<string, string | undefined>): EnvParse<T> {
+  // An empty variable means unset, as in a `.env` file with `KEY=`.
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const result = ModelEnv.safeParse(cleaned);
+  const result = schema.safeParse(cleaned);
   if (result.success) return { ok: true, value: result.data };
   return { ok: false, messages: result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`) };
+}
+
+/** The app's own settings; Probot reads and checks APP_ID, PRIVATE_KEY(_PATH) and WEBHOOK_SECRET itself. */
+export const AppEnv = ModelEnv.extend({
+  /** Name of the check run, as it appears in branch protection. */
+  LLMOPS_CHECK_NAME: z.string().min(1).max(100).default('llmops-gate'),
+  /** Evaluations one process runs at once. */
+  LLMOPS_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+});
+export type AppEnv = z.infer<typeof AppEnv>;
+
+export function parseAppEnv(env: Record<string, string | undefined>): EnvParse<AppEnv> {
+  return parseEnv(AppEnv, env);
 }

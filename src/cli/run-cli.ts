@@ -1,21 +1,19 @@
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { OfflineEmbedder } from '../adapters/local/offline-embedder.js';
 import { parseCassette, serializeCassette } from '../adapters/local/cassette.js';
 import { GitRepoReader } from '../adapters/local/git-repo-reader.js';
 import { MemoryResponseCache } from '../adapters/local/memory-response-cache.js';
 import { RecordingClient } from '../adapters/local/recording-client.js';
 import { ReplayClient } from '../adapters/local/replay-client.js';
-import { OpenAiChatClient } from '../adapters/openai/openai-chat-client.js';
-import { OpenAiEmbedder } from '../adapters/openai/openai-embedder.js';
+import { embedderFor, liveLlm } from '../adapters/model-adapters.js';
 import { evaluate } from '../app/evaluate.js';
 import { formatProblem } from '../core/problem.js';
 import { renderJson } from '../core/report/render-json.js';
 import { renderMarkdown } from '../core/report/render-markdown.js';
 import type { EvaluationResult } from '../core/types.js';
 import { parseModelEnv, type ModelEnv } from '../env.js';
-import type { Embedder, LlmClient } from '../ports.js';
+import type { LlmClient } from '../ports.js';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -27,7 +25,6 @@ export interface CliIo {
 /** Exit codes: the gate's verdict, so a shell or CI step can act on it. */
 export const EXIT = { pass: 0, fail: 1, error: 2 } as const;
 
-export const LOCAL_EMBEDDING_PREFIX = 'local/';
 const DEFAULT_CASSETTE = '.llmops/cassette.json';
 
 const USAGE = `Usage: llmops-gate eval --base <ref> --head <ref> [options]
@@ -116,7 +113,6 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     io.stderr(`${error instanceof Error ? error.message : String(error)}\n`);
     return EXIT.error;
   }
-  let embedderProblem: string | undefined;
   const result = await evaluate(
     {
       base: values.base,
@@ -132,21 +128,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       llm,
       cache: new MemoryResponseCache(),
       maxConcurrency: env.value.LLMOPS_MAX_CONCURRENCY,
-      embedderFor: (model) => {
-        const embedder = buildEmbedder(model, env.value);
-        if (typeof embedder === 'string') {
-          embedderProblem = embedder;
-          return failingEmbedder(model, embedder);
-        }
-        return embedder;
-      },
+      embedderFor: (model) => embedderFor(model, env.value),
       onProgress: (p) => {
         if (p.done === p.total || p.done % 50 === 0) io.stderr(`evaluated ${p.done}/${p.total} cases (${p.calls} calls)\r`);
       },
     },
   );
   io.stderr('\n');
-  if (embedderProblem) io.stderr(`${embedderProblem}\n`);
   if (values.record && llm instanceof RecordingClient) {
     await mkdir(dirname(cassettePath), { recursive: true });
     await writeFile(cassettePath, serializeCassette(llm.cassette()));
@@ -163,13 +151,7 @@ async function buildLlm(options: { live: boolean; record: boolean; cassettePath:
   const { env } = options;
   if (options.live) {
     if (!env.OPENAI_API_KEY) return 'OPENAI_API_KEY is not set: a live run needs it (or pass --cassette to replay a recording)';
-    const client = new OpenAiChatClient({
-      apiKey: env.OPENAI_API_KEY,
-      ...(env.OPENAI_BASE_URL ? { baseURL: env.OPENAI_BASE_URL } : {}),
-      concurrency: env.LLMOPS_MAX_CONCURRENCY,
-      timeoutMs: env.LLMOPS_TIMEOUT_MS,
-      maxRetries: env.LLMOPS_MAX_RETRIES,
-    });
+    const client = liveLlm(env);
     return options.record ? new RecordingClient(client) : client;
   }
   let text: string;
@@ -181,28 +163,6 @@ async function buildLlm(options: { live: boolean; record: boolean; cassettePath:
   const cassette = parseCassette(text, options.cassettePath);
   if (!cassette.ok) return `the cassette is invalid:\n${cassette.problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`;
   return new ReplayClient(cassette.value, 'openai');
-}
-
-function buildEmbedder(model: string, env: ModelEnv): Embedder | string {
-  if (model.startsWith(LOCAL_EMBEDDING_PREFIX)) {
-    if (model !== new OfflineEmbedder().model) return `unknown local embedding model "${model}"; the offline one is ${new OfflineEmbedder().model}`;
-    return new OfflineEmbedder();
-  }
-  if (!env.OPENAI_API_KEY) return `the embedding model "${model}" needs OPENAI_API_KEY; set embedding.model to local/universal-sentence-encoder-lite to run offline`;
-  return new OpenAiEmbedder({
-    apiKey: env.OPENAI_API_KEY,
-    ...(env.OPENAI_BASE_URL ? { baseURL: env.OPENAI_BASE_URL } : {}),
-    model,
-    timeoutMs: env.LLMOPS_TIMEOUT_MS,
-    maxRetries: env.LLMOPS_MAX_RETRIES,
-  });
-}
-
-function failingEmbedder(model: string, reason: string): Embedder {
-  return {
-    model,
-    embed: () => Promise.reject(new Error(reason)),
-  };
 }
 
 function printProblems(result: EvaluationResult, io: CliIo): void {

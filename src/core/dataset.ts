@@ -233,12 +233,16 @@ function recordStartLine(record: CsvRecord): number {
 }
 
 function isQuoteError(error: CsvError): boolean {
-  return error.code === 'CSV_INVALID_CLOSING_QUOTE' || error.code === 'CSV_QUOTE_NOT_CLOSED';
+  return ['CSV_INVALID_CLOSING_QUOTE', 'CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE', 'CSV_QUOTE_NOT_CLOSED', 'INVALID_OPENING_QUOTE'].includes(error.code);
 }
 
 function csvProblem(error: CsvError, file: string): Problem {
   const line = (error as Partial<CsvError> & { lines?: unknown }).lines;
-  const message = `invalid CSV: ${error instanceof Error ? error.message : String(error)}`;
+  // csv-parse reports an unclosed quote where the text ends, not where the quote opens.
+  const message =
+    error.code === 'CSV_QUOTE_NOT_CLOSED'
+      ? 'invalid CSV: a quoted field is never closed; the file ends inside it'
+      : `invalid CSV: ${error instanceof Error ? error.message : String(error)}`;
   return typeof line === 'number' && Number.isInteger(line) && line > 0 ? { file, line, message } : { file, message };
 }
 

@@ -64,6 +64,12 @@ export class GitHubClient {
     return (response.data.files ?? []).flatMap((file) => (file.previous_filename ? [file.filename, file.previous_filename] : [file.filename]));
   }
 
+  /** Open pull requests whose head is this commit (check runs of fork PRs carry no `pull_requests`). */
+  async pullRequestsForCommit(sha: string): Promise<number[]> {
+    const { data } = await this.octokit.rest.repos.listPullRequestsAssociatedWithCommit({ ...this.target, commit_sha: sha });
+    return data.filter((pr) => pr.state === 'open' && pr.head.sha === sha).map((pr) => pr.number);
+  }
+
   async getPullRequest(pullNumber: number) {
     const { data } = await this.octokit.rest.pulls.get({ ...this.target, pull_number: pullNumber });
     return data;
