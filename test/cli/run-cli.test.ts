@@ -1,0 +1,150 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { runCli } from '../../src/cli/run-cli.js';
+
+const CONFIG = `embedding:
+  model: local/universal-sentence-encoder-lite
+suites:
+  support:
+    prompt: prompts/support.md
+    model: models/support.yml
+    dataset: datasets/support.jsonl
+    gates:
+      - metric: assertion_pass_rate
+        max_drop: 0
+`;
+const MANIFEST = 'provider: openai\nmodel: test-model\ntemperature: 0\n';
+const DATASET = [
+  { id: 'returns', vars: { question: 'How do I return my shoes?' }, assert: [{ type: 'contains', value: 'help/returns' }] },
+  { id: 'shipping', vars: { question: 'When will my parcel arrive?' }, assert: [{ type: 'contains', value: 'help/shipping' }] },
+  { id: 'sizing', vars: { question: 'Which size should I order?' } },
+]
+  .map((c) => JSON.stringify(c))
+  .join('\n');
+const PROMPT_MAIN = '---\nsystem: You are Acme support. Cite the help page.\n---\n{{question}}\n';
+
+/** A local OpenAI-compatible endpoint whose answers cite the help page only when the system prompt asks for it. */
+function startModelServer(): Promise<{ server: Server; url: string; requests: () => number }> {
+  let count = 0;
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      count += 1;
+      const request = JSON.parse(body) as { messages: { role: string; content: string }[] };
+      const system = request.messages.find((m) => m.role === 'system')?.content ?? '';
+      const question = request.messages.at(-1)!.content;
+      const topic = question.includes('return') ? 'returns' : question.includes('parcel') ? 'shipping' : 'sizing';
+      const answer = system.includes('Cite') ? `Happy to help with ${topic}. See help/${topic}.` : `Happy to help with ${topic}.`;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ id: 'x', object: 'chat.completion', created: 0, model: 'test-model', choices: [{ index: 0, message: { role: 'assistant', content: answer }, finish_reason: 'stop' }], usage: { prompt_tokens: 20, completion_tokens: 8, total_tokens: 28 } }));
+    });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, requests: () => count })));
+}
+
+function git(dir: string, ...args: string[]): void {
+  execFileSync('git', ['-c', 'user.name=Test', '-c', 'user.email=test@example.com', '-c', 'commit.gpgsign=false', ...args], { cwd: dir, stdio: 'pipe' });
+}
+
+function write(dir: string, files: Record<string, string>): void {
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), text);
+  }
+}
+
+/** A repository with `main` and three branches: a harmless edit, a regression, and a broken config on `broken-main`. */
+function makeRepo(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'llmops-cli-'));
+  git(dir, 'init', '-q', '-b', 'main');
+  write(dir, { '.llmops.yml': CONFIG, 'prompts/support.md': PROMPT_MAIN, 'models/support.yml': MANIFEST, 'datasets/support.jsonl': DATASET });
+  git(dir, 'add', '-A');
+  git(dir, 'commit', '-q', '-m', 'main');
+  git(dir, 'checkout', '-q', '-b', 'harmless');
+  write(dir, { 'prompts/support.md': PROMPT_MAIN.replace('You are Acme support.', 'You are Acme support, always polite.') });
+  git(dir, 'commit', '-q', '-am', 'harmless');
+  git(dir, 'checkout', '-q', '-b', 'regression', 'main');
+  write(dir, { 'prompts/support.md': PROMPT_MAIN.replace(' Cite the help page.', ' Be brief.') });
+  git(dir, 'commit', '-q', '-am', 'regression');
+  git(dir, 'checkout', '-q', '-b', 'broken-main', 'main');
+  write(dir, { '.llmops.yml': CONFIG.replace('max_drop: 0', 'max_drop: lots') });
+  git(dir, 'commit', '-q', '-am', 'broken');
+  git(dir, 'checkout', '-q', 'main');
+  return dir;
+}
+
+async function cli(args: string[], env: Record<string, string | undefined> = {}) {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), env, cwd: process.cwd() });
+  return { code, stdout, stderr };
+}
+
+describe('llmops-gate eval (end to end on a git repository)', () => {
+  let repo: string;
+  let model: Awaited<ReturnType<typeof startModelServer>>;
+  const cassette = () => join(repo, '.llmops', 'cassette.json');
+
+  beforeAll(async () => {
+    repo = makeRepo();
+    model = await startModelServer();
+  });
+  afterAll(() => {
+    model.server.close();
+    rmSync(repo, { recursive: true, force: true });
+  });
+
+  it('records a cassette against a live endpoint, then fails the regression offline from it', async () => {
+    const live = await cli(['eval', '--repo', repo, '--base', 'main', '--head', 'regression', '--record', '--format', 'json'], {
+      OPENAI_API_KEY: 'sk-test-not-a-real-key',
+      OPENAI_BASE_URL: model.url,
+    });
+    expect(live.code).toBe(1);
+    expect(model.requests()).toBe(6);
+    expect(live.stderr).toContain('recorded 6 answers');
+    expect(live.stderr + live.stdout).not.toContain('sk-test-not-a-real-key');
+    const recorded = JSON.parse(readFileSync(cassette(), 'utf8')) as { entries: object };
+    expect(Object.keys(recorded.entries)).toHaveLength(6);
+
+    const offline = await cli(['eval', '--repo', repo, '--base', 'main', '--head', 'regression', '--format', 'json']);
+    expect(offline.code).toBe(1);
+    expect(model.requests()).toBe(6);
+    const result = JSON.parse(offline.stdout) as { verdict: string; suites: { rows: { metric: string; base: number; head: number }[] }[] };
+    expect(result.verdict).toBe('fail');
+    expect(result.suites[0]!.rows.find((r) => r.metric === 'assertion_pass_rate')).toMatchObject({ base: 1, head: 0 });
+  });
+
+  it('passes a harmless change and prints the Markdown table', async () => {
+    await cli(['eval', '--repo', repo, '--base', 'main', '--head', 'harmless', '--record'], { OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: model.url });
+    const run = await cli(['eval', '--repo', repo, '--base', 'main', '--head', 'harmless']);
+    expect(run.stderr).toContain('verdict: pass');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('| metric | main | PR | delta | gate | verdict |');
+  });
+
+  it('exits 2 with the file and line of a broken configuration', async () => {
+    const run = await cli(['eval', '--repo', repo, '--base', 'broken-main', '--head', 'regression']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/\.llmops\.yml:10 \(suites\.support\.gates\.0\.max_drop\): /);
+  });
+
+  it('exits 2 on an unknown ref, a bad flag or a missing cassette', async () => {
+    expect((await cli(['eval', '--repo', repo, '--base', 'main', '--head', 'nope'])).stderr).toMatch(/unknown git ref "nope"/);
+    expect((await cli(['eval', '--repo', repo, '--base', 'main'])).code).toBe(2);
+    expect((await cli(['eval', '--bogus'])).code).toBe(2);
+    const missing = await cli(['eval', '--repo', repo, '--base', 'main', '--head', 'harmless', '--cassette', 'none.json']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/no cassette at .*none\.json/);
+  });
+
+  it('exits 2 when a live run has no key', async () => {
+    const run = await cli(['eval', '--repo', repo, '--base', 'main', '--head', 'harmless', '--live']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/OPENAI_API_KEY is not set/);
+  });
+});
