@@ -6,5 +6,6 @@ const code = await runCli(process.argv.slice(2), {
   stderr: (text) => process.stderr.write(text),
   env: process.env,
   cwd: process.cwd(),
+  progress: process.stderr.isTTY === true,
 });
 process.exitCode = code;

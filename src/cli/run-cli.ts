@@ -7,7 +7,7 @@ import { MemoryResponseCache } from '../adapters/local/memory-response-cache.js'
 import { RecordingClient } from '../adapters/local/recording-client.js';
 import { ReplayClient } from '../adapters/local/replay-client.js';
 import { embedderFor, liveLlm } from '../adapters/model-adapters.js';
-import { evaluate } from '../app/evaluate.js';
+import { evaluate, type Progress } from '../app/evaluate.js';
 import { formatProblem } from '../core/problem.js';
 import { renderJson } from '../core/report/render-json.js';
 import { renderMarkdown } from '../core/report/render-markdown.js';
@@ -20,6 +20,8 @@ export interface CliIo {
   stderr: (text: string) => void;
   env: Record<string, string | undefined>;
   cwd: string;
+  /** Show a progress line (only on a terminal: it would garble a log). */
+  progress?: boolean;
 }
 
 /** Exit codes: the gate's verdict, so a shell or CI step can act on it. */
@@ -129,12 +131,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       cache: new MemoryResponseCache(),
       maxConcurrency: env.value.LLMOPS_MAX_CONCURRENCY,
       embedderFor: (model) => embedderFor(model, env.value),
-      onProgress: (p) => {
-        if (p.done === p.total || p.done % 50 === 0) io.stderr(`evaluated ${p.done}/${p.total} cases (${p.calls} calls)\r`);
-      },
+      ...(io.progress
+        ? { onProgress: (p: Progress) => io.stderr(`\revaluated ${p.done}/${p.total} (${p.calls} calls)${p.done === p.total ? '\n' : ''}`) }
+        : {}),
     },
   );
-  io.stderr('\n');
   if (values.record && llm instanceof RecordingClient) {
     await mkdir(dirname(cassettePath), { recursive: true });
     await writeFile(cassettePath, serializeCassette(llm.cassette()));

@@ -10,6 +10,10 @@ export interface YamlSource {
 
 /** Parses YAML text; syntax errors become problems with their line. */
 export function parseYamlSource(text: string, file: string): Parsed<YamlSource> {
+  const tooDeep = flowNestingBeyond(text, MAX_FLOW_DEPTH);
+  if (tooDeep !== undefined) {
+    return { ok: false, problems: [{ file, line: tooDeep, message: `invalid YAML: brackets nested more than ${MAX_FLOW_DEPTH} deep` }] };
+  }
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -39,6 +43,33 @@ export function parseYamlSource(text: string, file: string): Parsed<YamlSource> 
   return { ok: true, value: { value, lineOf } };
 }
 
+/**
+ * Deeply nested `[`/`{` makes the YAML parser exhaust the stack, and a second such parse in the same
+ * process can abort V8 outright: refuse those documents before parsing. Returns the offending line.
+ */
+const MAX_FLOW_DEPTH = 64;
+
+function flowNestingBeyond(text: string, limit: number): number | undefined {
+  let depth = 0;
+  let line = 1;
+  let quote: '"' | "'" | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === '\n') line += 1;
+    if (quote) {
+      if (ch === '\\' && quote === '"') i += 1;
+      else if (ch === quote) quote = undefined;
+      continue;
+    }
+    if (ch === '"' || ch === "'") quote = ch;
+    else if (ch === '[' || ch === '{') {
+      depth += 1;
+      if (depth > limit) return line;
+    } else if ((ch === ']' || ch === '}') && depth > 0) depth -= 1;
+  }
+  return undefined;
+}
+
 /** Turns zod issues into problems naming the file, the field and its line. */
 export function zodProblems(
   error: z.ZodError,
@@ -46,18 +77,20 @@ export function zodProblems(
   lineOf: (path: readonly PropertyKey[]) => number | undefined,
   pathPrefix: readonly PropertyKey[] = [],
 ): Problem[] {
-  return error.issues.map((issue) => {
-    // An unknown key is best pointed at by its own line, not its parent's.
-    const extra = issue.code === 'unrecognized_keys' && issue.keys.length === 1 ? issue.keys : [];
-    const path = [...pathPrefix, ...issue.path, ...extra];
-    const line = lineOf(path);
-    const field = path.map(String).join('.');
-    return {
-      file,
-      ...(line === undefined ? {} : { line }),
-      ...(field ? { field } : {}),
-      message: issue.message,
-    };
+  return error.issues.flatMap((issue) => {
+    // An unknown key is best pointed at by its own line, not its parent's: one problem per key.
+    const targets = issue.code === 'unrecognized_keys' ? issue.keys.map((key) => ({ extra: [key], message: `unknown field "${key}"` })) : [{ extra: [], message: issue.message }];
+    return targets.map(({ extra, message }) => {
+      const path = [...pathPrefix, ...issue.path, ...extra];
+      const line = lineOf(path);
+      const field = path.map(String).join('.');
+      return {
+        file,
+        ...(line === undefined ? {} : { line }),
+        ...(field ? { field } : {}),
+        message,
+      };
+    });
   });
 }
 

@@ -48,3 +48,23 @@ describe('parseConfig', () => {
     expect(parseConfig('suites: {}\n')).toMatchObject({ ok: false, problems: [{ field: 'suites', message: 'at least one suite is needed' }] });
   });
 });
+
+describe('parseConfig on hostile input', () => {
+  it('refuses brackets nested deep enough to exhaust the parser, every time, without crashing', () => {
+    const text = `${'['.repeat(2000)}${']'.repeat(2000)}`;
+    for (let i = 0; i < 3; i++) {
+      const parsed = parseConfig(text);
+      expect(parsed).toMatchObject({ ok: false, problems: [{ line: 1, message: 'invalid YAML: brackets nested more than 64 deep' }] });
+    }
+  });
+
+  it('names every unknown key on its own line', () => {
+    const parsed = parseConfig('suites:\n  s:\n    prompt: p\n    model: m\n    dataset: d\n    colour: red\n    size: 2\n');
+    expect(parsed.ok).toBe(false);
+    if (parsed.ok) return;
+    expect(parsed.problems).toEqual([
+      { file: '.llmops.yml', line: 6, field: 'suites.s.colour', message: 'unknown field "colour"' },
+      { file: '.llmops.yml', line: 7, field: 'suites.s.size', message: 'unknown field "size"' },
+    ]);
+  });
+});
