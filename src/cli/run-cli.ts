@@ -132,7 +132,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       maxConcurrency: env.value.LLMOPS_MAX_CONCURRENCY,
       embedderFor: (model) => embedderFor(model, env.value),
       ...(io.progress
-        ? { onProgress: (p: Progress) => io.stderr(`\revaluated ${p.done}/${p.total} (${p.calls} calls)${p.done === p.total ? '\n' : ''}`) }
+        ? { onProgress: (p: Progress) => io.stderr(`\rcompleted ${p.done}/${p.total} case runs (main and PR), ${p.calls} model calls${p.done === p.total ? '\n' : ''}`) }
         : {}),
     },
   );
