@@ -97,3 +97,80 @@ export interface Logger {
   warn(fields: Record<string, unknown>, message: string): void;
   error(fields: Record<string, unknown>, message: string): void;
 }
+
+/** Embeddings computed once per (model, text), shared by every later run and replica. */
+export interface EmbeddingCache {
+  /** The cached vectors among `texts`, keyed by text. */
+  getMany(model: string, texts: readonly string[]): Promise<Map<string, number[]>>;
+  setMany(model: string, entries: readonly (readonly [string, number[]])[]): Promise<void>;
+}
+
+export type RunStatus = 'queued' | 'in_progress' | 'completed' | 'cancelled';
+
+/** One evaluation of one head commit: the unit the app reports on and the history keeps. */
+export interface RunRecord {
+  /** Stable id: the same (repo, head, suites, options) always maps to the same run. */
+  id: string;
+  repo: string;
+  headSha: string;
+  baseSha: string;
+  pullNumber?: number;
+  status: RunStatus;
+  checkRunId?: number;
+  verdict?: 'pass' | 'fail' | 'error';
+  headline?: string;
+  calls?: number;
+  costUsd?: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** One case's evaluated side, stored as soon as it is known so a crashed job can resume. */
+export interface StoredCaseResult {
+  runId: string;
+  suite: string;
+  side: 'base' | 'head';
+  caseId: string;
+  /** JSON of the case's samples; opaque to the store. */
+  payload: string;
+}
+
+export interface RunStore {
+  /** Creates the run if it does not exist; returns the stored record (existing or new). */
+  createRun(run: RunRecord): Promise<{ run: RunRecord; created: boolean }>;
+  getRun(id: string): Promise<RunRecord | undefined>;
+  /**
+   * Atomically reads, changes and writes a run (a transaction): concurrent updaters never lose
+   * each other's changes. `change` may be called more than once; returning undefined leaves it.
+   */
+  updateRun(id: string, change: (run: RunRecord) => RunRecord | undefined): Promise<RunRecord | undefined>;
+  /** Runs not completed or cancelled whose last update is older than `before` (ms epoch). */
+  listStaleRuns(before: number): Promise<RunRecord[]>;
+  putCaseResults(results: readonly StoredCaseResult[]): Promise<void>;
+  listCaseResults(runId: string): Promise<StoredCaseResult[]>;
+}
+
+/** All durable state behind one port, so Firestore and the embedded database are interchangeable. */
+export interface Store {
+  responses: ResponseCache;
+  embeddings: EmbeddingCache;
+  deliveries: DeliveryLog;
+  runs: RunStore;
+  /** Deletes runs, case results, cache entries and delivery ids last written before `before` (ms epoch). */
+  purge(before: number): Promise<{ removed: number }>;
+  close(): Promise<void>;
+}
+
+/** Handed to a job's handler: how many times it was delivered, and a way to keep it leased. */
+export interface JobContext {
+  attempt: number;
+  signal: AbortSignal;
+}
+
+/** The consuming side of a queue: at-least-once delivery, retries with backoff, then a dead letter. */
+export interface JobWorker<Job> {
+  /** Starts delivering jobs to `handle`; a job whose handler throws is delivered again later. */
+  start(handle: (job: Job, context: JobContext) => Promise<void>): Promise<void>;
+  /** Stops taking jobs and waits for the ones in hand (or abandons them when `abandon` is true). */
+  stop(options?: { abandon?: boolean }): Promise<void>;
+}
