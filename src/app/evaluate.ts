@@ -1,16 +1,20 @@
 import { affectedSuites } from '../core/affected-suites.js';
-import { CONFIG_PATH, parseConfig, type LlmopsConfig, type Suite } from '../core/config.js';
+import { CONFIG_PATH, parseConfig, type Judge, type Suite } from '../core/config.js';
+import { combinePairwise, pairwiseMessages, parsePairwiseReply, parseScoreReply, rubricHash, scoreMessages, type Rubric as JudgeRubric } from '../core/judge.js';
 import { parseDataset, type DatasetCase } from '../core/dataset.js';
 import { gateRows, gatesWithoutRows } from '../core/gate.js';
 import { parseManifest, type ModelManifest } from '../core/manifest.js';
 import { checkAssertion } from '../core/metrics/assertions.js';
 import { caseChange, suiteMetricRows } from '../core/metrics/suite-metrics.js';
-import { cosineSimilarity } from '../core/metrics/vector.js';
+import { cosineSimilarity, mean } from '../core/metrics/vector.js';
 import type { Problem } from '../core/problem.js';
 import { parsePrompt, renderPrompt, type PromptTemplate } from '../core/prompt.js';
 import type {
   AssertionOutcome,
   CaseResult,
+  JudgeOutcome,
+  MetricRow,
+  PairwiseOutcome,
   EvaluationResult,
   SampleResult,
   Side,
@@ -69,6 +73,8 @@ interface CaseTask {
   manifest: ModelManifest;
   sampleCount: number;
   samples: SampleResult[];
+  /** Judge grades per rubric, once the outputs are known. */
+  judge: Record<string, JudgeOutcome>;
 }
 
 const systemClock: Clock = { now: () => Date.now() };
@@ -118,7 +124,7 @@ async function runEvaluation(
   }
   const config = parsed.value;
   const embedder = deps.embedderFor(config.embedding.model);
-  shell = { ...shell, embeddingModel: embedder.model };
+  shell = { ...shell, embeddingModel: embedder.model, provenance: { ...shell.provenance, embeddingModel: embedder.model } };
   const changed = await deps.repo.changedFiles(request.base, request.head);
   const configChanged = changed.includes(configFile);
   const unknown = (request.suites ?? []).filter((name) => !(name in config.suites));
@@ -148,6 +154,7 @@ async function runEvaluation(
   const suites = await Promise.all(names.map((name) => loadSuite(name, config.suites[name]!, request, deps.repo)));
   const tasks = suites.flatMap((s) => s.tasks);
   await runTasks(tasks, runner, deps.onProgress);
+  await runJudges(suites, runner, config.judge);
   const vectors = await embedAll(suites, tasks, embedder, deps.signal);
   const results = suites.map((s) => scoreSuite(s, vectors));
   const verdict = worstVerdict(results.map((r) => r.verdict));
@@ -157,7 +164,16 @@ async function runEvaluation(
     costUsd: results.reduce((n, r) => n + r.usage.base.costUsd + r.usage.head.costUsd, 0),
     durationMs: clock.now() - started,
   };
-  return { ...shell, verdict, headline: headline(verdict, results), configChanged, suites: results, unaffectedSuites, totals };
+  const provenance = {
+    embeddingModel: embedder.model,
+    ...(suites.some((s) => s.suite.rubrics.length > 0) ? { judgeModel: config.judge.model } : {}),
+    rubrics: Object.fromEntries(suites.flatMap((s) => s.suite.rubrics.map((r) => [`${s.name}/${r.name}`, rubricHash(judgeRubric(r))]))),
+    fingerprints: {
+      base: distinct(tasks.filter((t) => t.side === 'base').flatMap((t) => t.samples.map((x) => x.systemFingerprint))),
+      head: distinct(tasks.filter((t) => t.side === 'head').flatMap((t) => t.samples.map((x) => x.systemFingerprint))),
+    },
+  };
+  return { ...shell, verdict, headline: headline(verdict, results), configChanged, suites: results, unaffectedSuites, totals, provenance };
 }
 
 interface LoadedSuite {
@@ -170,6 +186,8 @@ interface LoadedSuite {
   baseProblems: Problem[];
   tasks: CaseTask[];
   embeddingError?: string;
+  /** Pairwise judge verdicts by case id, then rubric. */
+  pairwise: Map<string, Record<string, PairwiseOutcome>>;
 }
 
 async function loadSuite(name: string, suite: Suite, request: EvaluateRequest, repo: RepoReader): Promise<LoadedSuite> {
@@ -180,6 +198,7 @@ async function loadSuite(name: string, suite: Suite, request: EvaluateRequest, r
     problems: head.problems,
     baseProblems: base.problems.map((p) => ({ ...p, message: `on main: ${p.message}` })),
     tasks: [],
+    pairwise: new Map(),
     ...(base.side ? { base: base.side } : {}),
     ...(head.side ? { head: head.side } : {}),
   };
@@ -236,6 +255,7 @@ function planTasks(name: string, suite: Suite, side: Side, loaded: LoadedSide): 
       manifest: loaded.manifest,
       sampleCount: suite.samples,
       samples: [],
+      judge: {},
     });
   }
   // A prompt variable missing from every case would otherwise repeat once per case.
@@ -357,11 +377,12 @@ function scoreSuite(loaded: LoadedSuite, vectors: Vectors): SuiteResult {
     const similarityToBase = base && head && !base.error && !head.error ? similarity(base.output, head.output) : undefined;
     const pair = { ...(base ? { base } : {}), ...(head ? { head } : {}), ...(similarityToBase === undefined ? {} : { similarityToBase }) };
     const { change, notes } = caseChange(pair);
-    result.cases.push({ id, status, line: (headTask ?? baseTask)!.golden.line, ...pair, change, notes });
+    const pairwise = loaded.pairwise.get(id);
+    result.cases.push({ id, status, line: (headTask ?? baseTask)!.golden.line, ...pair, change, notes, ...(pairwise ? { pairwise } : {}) });
   }
   for (const task of loaded.tasks) addUsage(result.usage[task.side], task.samples);
 
-  result.rows = gateRows(suiteMetricRows(result.cases), suite.gates);
+  result.rows = gateRows([...suiteMetricRows(result.cases), ...rubricRows(suite, result.cases)], suite.gates);
   const failedGates = result.rows.flatMap((row) => row.gates.filter((g) => !g.pass).map((g) => g.reason));
   const orphanGates = gatesWithoutRows(result.rows, suite.gates);
   const headOk = result.usage.head.calls + result.usage.head.cachedCalls - result.usage.head.errors;
@@ -372,6 +393,11 @@ function scoreSuite(loaded: LoadedSuite, vectors: Vectors): SuiteResult {
     errors.push('zero successful model calls on main, so there is nothing to compare with');
   }
   if (orphanGates.length > 0) errors.push(`gates on unknown metrics: ${orphanGates.map((g) => g.metric).join(', ')}`);
+  const ungraded = result.rows.filter((row) => /^(judge|pairwise)\./.test(row.metric) && row.head === undefined && headOk > 0);
+  if (ungraded.length > 0) {
+    const firstError = result.cases.flatMap((c) => [...Object.values(c.head?.judge ?? {}), ...Object.values(c.pairwise ?? {})]).find((o) => o.error)?.error;
+    errors.push(`the judge graded no case for ${ungraded.map((r) => r.metric).join(', ')}${firstError ? `: ${firstError}` : ''}`);
+  }
   if (errors.length > 0) {
     result.reasons.push(...errors);
     return result;
@@ -398,6 +424,7 @@ function sideResult(suite: Suite, task: CaseTask, similarity: (a: string, b: str
     const score = similarity(output, task.golden.reference);
     if (score !== undefined) side.similarityToReference = score;
   }
+  if (Object.keys(task.judge).length > 0) side.judge = task.judge;
   return side;
 }
 
@@ -460,10 +487,112 @@ function emptyResult(request: EvaluateRequest, deps: EvaluateDeps): EvaluationRe
     suites: [],
     unaffectedSuites: [],
     totals: { calls: 0, cachedCalls: 0, costUsd: 0, durationMs: 0 },
+    provenance: { embeddingModel: '', rubrics: {}, fingerprints: { base: [], head: [] } },
   };
+}
+
+function distinct(values: (string | undefined)[]): string[] {
+  return [...new Set(values.filter((v): v is string => v !== undefined))].sort();
 }
 
 function errorMessage(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   return text.split('\n')[0]!.slice(0, 300);
+}
+
+function judgeRubric(rubric: Suite['rubrics'][number]): JudgeRubric {
+  return { name: rubric.name, criteria: rubric.criteria, scale: { min: rubric.scale[0], max: rubric.scale[1] } };
+}
+
+/** What the judge sees as the request: the rendered user turn the model answered. */
+function requestText(task: CaseTask): string {
+  return [...task.request.messages].reverse().find((m) => m.role === 'user')?.content ?? '';
+}
+
+/**
+ * Grades outputs with the judge model: each answer per rubric in score mode, and each paired case
+ * twice with the order swapped in pairwise mode. Judge calls share the run's limit and cache.
+ */
+async function runJudges(suites: LoadedSuite[], runner: CallRunner, judge: Judge): Promise<void> {
+  const ask = async (messages: ChatRequest['messages']) => {
+    const { result } = await runner.call({ model: judge.model, messages, temperature: judge.temperature }, 0);
+    return result;
+  };
+  const work: Promise<void>[] = [];
+  for (const suite of suites) {
+    if (suite.suite.rubrics.length === 0) continue;
+    const heads = new Map(suite.tasks.filter((t) => t.side === 'head').map((t) => [t.golden.id, t]));
+    for (const config of suite.suite.rubrics) {
+      const rubric = judgeRubric(config);
+      if (config.mode !== 'pairwise') {
+        for (const task of suite.tasks) {
+          const output = firstOutput(task.samples);
+          if (output === undefined) continue;
+          work.push(
+            ask(scoreMessages(rubric, requestText(task), output)).then((reply) => {
+              if (reply.error) task.judge[rubric.name] = { error: `judge call failed: ${reply.error}` };
+              else {
+                const parsed = parseScoreReply(reply.output, rubric);
+                task.judge[rubric.name] = parsed.ok ? parsed.value : { error: parsed.error };
+              }
+            }),
+          );
+        }
+      }
+      if (config.mode === 'score') continue;
+      for (const base of suite.tasks.filter((t) => t.side === 'base')) {
+        const head = heads.get(base.golden.id);
+        const baseOutput = firstOutput(base.samples);
+        const headOutput = head ? firstOutput(head.samples) : undefined;
+        if (!head || baseOutput === undefined || headOutput === undefined) continue;
+        const input = requestText(head);
+        work.push(
+          Promise.all([ask(pairwiseMessages(rubric, input, headOutput, baseOutput)), ask(pairwiseMessages(rubric, input, baseOutput, headOutput))]).then(([first, second]) => {
+            const outcomes = suite.pairwise.get(base.golden.id) ?? {};
+            suite.pairwise.set(base.golden.id, outcomes);
+            const a = first.error ? undefined : parsePairwiseReply(first.output);
+            const b = second.error ? undefined : parsePairwiseReply(second.output);
+            if (!a?.ok || !b?.ok) {
+              const why = first.error ?? second.error ?? (a && !a.ok ? a.error : b && !b.ok ? b.error : 'no answer');
+              outcomes[rubric.name] = { error: `pairwise judging failed: ${why}` };
+              return;
+            }
+            outcomes[rubric.name] = { winner: combinePairwise(a.value.winner, b.value.winner), reasoning: a.value.reasoning };
+          }),
+        );
+      }
+    }
+  }
+  await Promise.all(work);
+}
+
+/** Rows for each rubric: the mean judge score per side, and the PR's pairwise win rate (ties count half). */
+function rubricRows(suite: Suite, cases: readonly CaseResult[]): Omit<MetricRow, 'gates' | 'verdict'>[] {
+  const rows: Omit<MetricRow, 'gates' | 'verdict'>[] = [];
+  const meanScore = (side: 'base' | 'head', rubric: string) => mean(cases.flatMap((c) => (c[side]?.judge?.[rubric]?.score === undefined ? [] : [c[side]!.judge![rubric]!.score!])));
+  for (const rubric of suite.rubrics) {
+    if (rubric.mode !== 'pairwise') {
+      const base = meanScore('base', rubric.name);
+      const head = meanScore('head', rubric.name);
+      rows.push({
+        metric: `judge.${rubric.name}`,
+        label: `judge: ${rubric.name} (${rubric.scale[0]}-${rubric.scale[1]})`,
+        unit: 'score',
+        ...(base === undefined ? {} : { base }),
+        ...(head === undefined ? {} : { head }),
+        ...(base !== undefined && head !== undefined ? { delta: head - base } : {}),
+      });
+    }
+    if (rubric.mode !== 'score') {
+      const winners = cases.flatMap((c) => (c.pairwise?.[rubric.name]?.winner ? [c.pairwise[rubric.name]!.winner!] : []));
+      const rate = winners.length === 0 ? undefined : winners.reduce((n, w) => n + (w === 'head' ? 1 : w === 'tie' ? 0.5 : 0), 0) / winners.length;
+      rows.push({
+        metric: `pairwise.${rubric.name}`,
+        label: `PR preferred: ${rubric.name}`,
+        unit: 'rate',
+        ...(rate === undefined ? {} : { base: 0.5, head: rate, delta: rate - 0.5 }),
+      });
+    }
+  }
+  return rows;
 }

@@ -21,8 +21,29 @@ export const METRICS = {
   error_rate: { label: 'error rate', higherIsBetter: false },
 } as const;
 
-export const MetricName = z.enum(Object.keys(METRICS) as [keyof typeof METRICS, ...(keyof typeof METRICS)[]]);
-export type MetricName = z.infer<typeof MetricName>;
+export type BuiltinMetric = keyof typeof METRICS;
+/** A built-in metric, a rubric's mean judge score (`judge.<rubric>`) or its pairwise win rate (`pairwise.<rubric>`). */
+export type MetricName = BuiltinMetric | `judge.${string}` | `pairwise.${string}`;
+
+const RUBRIC_METRIC = /^(judge|pairwise)\.[A-Za-z0-9_-]+$/;
+
+export function isMetricName(value: string): value is MetricName {
+  return value in METRICS || RUBRIC_METRIC.test(value);
+}
+
+/** Which way is better for a metric: judge scores and win rates go up; `undefined` for neither. */
+export function higherIsBetter(metric: MetricName): boolean | undefined {
+  return metric in METRICS ? METRICS[metric as BuiltinMetric].higherIsBetter : true;
+}
+
+export const MetricName = z
+  .string()
+  .superRefine((value, ctx) => {
+    if (!isMetricName(value)) {
+      ctx.addIssue({ code: 'custom', message: `unknown metric "${value}"; use one of ${Object.keys(METRICS).join(', ')}, judge.<rubric> or pairwise.<rubric>` });
+    }
+  })
+  .transform((value) => value as MetricName);
 
 /** One check applied to every output of a suite, or to one case's output. */
 export const Assertion = z.discriminatedUnion('type', [
@@ -99,6 +120,37 @@ const RepoPath = z
   .min(1)
   .refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'must be a path inside the repository');
 
+/** A criterion the judge model grades, per answer (`score`) or by comparing main's and the PR's answers (`pairwise`). */
+export const Rubric = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9_-]+$/, 'rubric names use letters, digits, `_` and `-`').describe('Names the metrics judge.<name> and pairwise.<name>.'),
+    criteria: z.string().min(1).describe('What a good answer does, in plain words; the judge grades against it.'),
+    scale: z
+      .tuple([z.number().int(), z.number().int()])
+      .default([1, 5])
+      .refine(([min, max]) => min < max, 'the scale is [lowest, highest] with lowest < highest')
+      .describe('Lowest and highest score, e.g. [1, 5].'),
+    mode: z
+      .enum(['score', 'pairwise', 'both'])
+      .default('score')
+      .describe('`score` grades each answer; `pairwise` asks which of main and PR is better, twice with the order swapped.'),
+  })
+  .strict();
+export type Rubric = z.infer<typeof Rubric>;
+
+export const Judge = z
+  .object({
+    model: z.string().min(1).default('gpt-4o-mini').describe('The judge model, on the same OpenAI-compatible endpoint.'),
+    temperature: z.number().min(0).max(2).default(0).describe('Sampling temperature of the judge.'),
+    prices: z
+      .object({ input_per_million: z.number().nonnegative().default(0), output_per_million: z.number().nonnegative().default(0) })
+      .strict()
+      .default({ input_per_million: 0, output_per_million: 0 })
+      .describe('USD per million tokens of the judge model, for the cost figures.'),
+  })
+  .strict();
+export type Judge = z.infer<typeof Judge>;
+
 export const Suite = z
   .object({
     description: z.string().optional().describe('One line shown in the report.'),
@@ -113,6 +165,7 @@ export const Suite = z
       .describe('Extra glob patterns whose changes trigger this suite; the prompt, model and dataset files always do.'),
     samples: z.number().int().min(1).max(20).default(1).describe('Completions per case and ref.'),
     assertions: z.array(Assertion).default([]).describe('Checks applied to every output of the suite.'),
+    rubrics: z.array(Rubric).default([]).describe('LLM-as-judge criteria; each adds judge.<name> and/or pairwise.<name> metrics.'),
     gates: z.array(Gate).default(DEFAULT_GATES).describe('Thresholds; a failed gate fails the check.'),
   })
   .strict();
@@ -139,6 +192,7 @@ export const LlmopsConfig = z
     embedding: Embedding.default({ model: 'local/universal-sentence-encoder-lite' }),
     concurrency: z.number().int().min(1).max(256).default(8).describe('Model calls in flight at once.'),
     report: Report.default({ top_cases: 5 }),
+    judge: Judge.default({ model: 'gpt-4o-mini', temperature: 0, prices: { input_per_million: 0, output_per_million: 0 } }),
     forks: z
       .enum(['evaluate', 'require_approval'])
       .default('evaluate')

@@ -37,6 +37,22 @@ export interface SideResult {
   assertions: AssertionOutcome[];
   /** Cosine similarity of the output to the case's reference answer, when it has one. */
   similarityToReference?: number;
+  /** The judge's grade per rubric (score mode). */
+  judge?: Record<string, JudgeOutcome>;
+}
+
+export interface JudgeOutcome {
+  score?: number;
+  /** The judge's one-line reason. */
+  reasoning?: string;
+  error?: string;
+}
+
+export interface PairwiseOutcome {
+  /** Agreed by both orderings; any disagreement is a tie. */
+  winner?: 'head' | 'base' | 'tie';
+  reasoning?: string;
+  error?: string;
 }
 
 export interface CaseResult {
@@ -53,6 +69,8 @@ export interface CaseResult {
   change: number;
   /** One short sentence per notable change (an assertion that flipped, an error). */
   notes: string[];
+  /** Pairwise judge verdicts per rubric (pairwise mode). */
+  pairwise?: Record<string, PairwiseOutcome>;
 }
 
 export type MetricUnit = 'score' | 'rate' | 'usd' | 'ms' | 'tokens' | 'ratio';
@@ -121,5 +139,16 @@ export interface EvaluationResult {
   suites: SuiteResult[];
   /** Suites that no changed path touches. */
   unaffectedSuites: string[];
+  /** What produced the scores: a comparison across different scorers is not a regression. */
+  provenance: Provenance;
   totals: { calls: number; cachedCalls: number; costUsd: number; durationMs: number };
+}
+
+export interface Provenance {
+  embeddingModel: string;
+  judgeModel?: string;
+  /** Rubric name to the hash of its wording and the judge prompt version. */
+  rubrics: Record<string, string>;
+  /** Distinct `system_fingerprint` values the provider reported, per side. */
+  fingerprints: { base: string[]; head: string[] };
 }

@@ -208,3 +208,59 @@ describe('evaluate', () => {
     expect(result).toMatchObject({ verdict: 'error', headline: 'The evaluation stopped unexpectedly: disk on fire' });
   });
 });
+
+describe('evaluate with an LLM judge', () => {
+  const RUBRIC_CONFIG = CONFIG.replace(
+    '    gates:\n',
+    '    rubrics:\n      - name: cites\n        criteria: The answer points to the help link.\n        mode: both\n    gates:\n      - metric: judge.cites\n        max_drop: 0.5\n',
+  );
+  const BRIEF = '---\nsystem: You help Acme customers. Be brief.\n---\nQuestion: {{question}}\n';
+
+  /** The support model, plus a judge: 5 when the fenced answer mentions the help link; prefers such answers. */
+  function modelAndJudge(biased = false) {
+    return (request: ChatRequest): string => {
+      if (!request.messages[0]?.content.includes('impartial evaluator')) return supportModel(request);
+      const text = request.messages[1]!.content;
+      const block = (label: string) => new RegExp(`<<<${label}-([0-9a-f]+)>>>\\n([\\s\\S]*?)\\n<<<END-${label}-\\1>>>`).exec(text)?.[2] ?? '';
+      if (text.includes('Answer A:')) {
+        if (biased) return '{"reasoning":"first is better","winner":"A"}';
+        const a = block('ANSWERA').includes('help link');
+        const b = block('ANSWERB').includes('help link');
+        return JSON.stringify({ reasoning: 'one cites the link', winner: a === b ? 'tie' : a ? 'A' : 'B' });
+      }
+      return JSON.stringify({ reasoning: 'checked for the link', score: block('ANSWER').includes('help link') ? 5 : 1 });
+    };
+  }
+
+  it('scores both sides, compares them pairwise with the order swapped, and gates on the judge', async () => {
+    const repo = new MemoryRepo({ main: files({ '.llmops.yml': RUBRIC_CONFIG }), pr: files({ '.llmops.yml': RUBRIC_CONFIG, 'prompts/support.md': BRIEF }) });
+    const llm = new ScriptedLlm(modelAndJudge());
+    const result = await evaluate({ base: 'main', head: 'pr' }, deps(repo, llm));
+    const suite = result.suites[0]!;
+    const rows = Object.fromEntries(suite.rows.map((r) => [r.metric, r]));
+    expect(rows['judge.cites']).toMatchObject({ base: 5, head: 1, verdict: 'fail' });
+    expect(rows['pairwise.cites']).toMatchObject({ base: 0.5, head: 0 });
+    expect(suite.cases[0]!.head!.judge!.cites).toEqual({ score: 1, reasoning: 'checked for the link' });
+    expect(suite.cases[0]!.pairwise!.cites!.winner).toBe('base');
+    expect(result.provenance.judgeModel).toBe('gpt-4o-mini');
+    expect(Object.keys(result.provenance.rubrics)).toEqual(['support/cites']);
+    // 16 answers, 16 grades, 16 pairwise comparisons (8 cases × 2 orders).
+    expect(llm.requests).toHaveLength(48);
+  });
+
+  it('turns a judge that always prefers the first answer into ties', async () => {
+    const repo = new MemoryRepo({ main: files({ '.llmops.yml': RUBRIC_CONFIG }), pr: files({ '.llmops.yml': RUBRIC_CONFIG, 'prompts/support.md': BRIEF }) });
+    const result = await evaluate({ base: 'main', head: 'pr' }, deps(repo, new ScriptedLlm(modelAndJudge(true))));
+    const pairwise = result.suites[0]!.rows.find((r) => r.metric === 'pairwise.cites');
+    expect(pairwise?.head).toBe(0.5);
+    expect(result.suites[0]!.cases.every((c) => c.pairwise?.cites?.winner === 'tie')).toBe(true);
+  });
+
+  it('never passes a judge gate the judge could not grade', async () => {
+    const repo = new MemoryRepo({ main: files({ '.llmops.yml': RUBRIC_CONFIG }), pr: files({ '.llmops.yml': RUBRIC_CONFIG, 'prompts/support.md': `${PROMPT_MAIN} ` }) });
+    const llm = new ScriptedLlm((request) => (request.messages[0]?.content.includes('impartial evaluator') ? 'I think it is great!' : supportModel(request)));
+    const result = await evaluate({ base: 'main', head: 'pr' }, deps(repo, llm));
+    expect(result.verdict).toBe('error');
+    expect(result.suites[0]!.reasons.join(' ')).toMatch(/the judge graded no case for judge\.cites, pairwise\.cites: the judge's reply is not/);
+  });
+});

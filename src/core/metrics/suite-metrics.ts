@@ -1,10 +1,10 @@
-import { METRICS, type MetricName } from '../config.js';
+import { METRICS, type BuiltinMetric } from '../config.js';
 import type { CaseResult, MetricRow, MetricUnit, SampleResult, SideResult } from '../types.js';
 import { mean, percentile } from './vector.js';
 
 type Row = Omit<MetricRow, 'gates' | 'verdict'>;
 
-const UNITS: Record<MetricName, MetricUnit> = {
+const UNITS: Record<BuiltinMetric, MetricUnit> = {
   similarity_to_base: 'score',
   similarity_to_reference: 'score',
   assertion_pass_rate: 'rate',
@@ -30,7 +30,7 @@ export function suiteMetricRows(cases: readonly CaseResult[]): Row[] {
   const headLength = mean(lengthPairs.map((c) => c.head!.output.length));
 
   const rows: Row[] = [];
-  const add = (metric: MetricName, base: number | undefined, head: number | undefined): void => {
+  const add = (metric: BuiltinMetric, base: number | undefined, head: number | undefined): void => {
     const delta = base !== undefined && head !== undefined ? head - base : undefined;
     rows.push({
       metric,

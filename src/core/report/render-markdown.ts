@@ -88,13 +88,35 @@ export function renderMarkdown(result: EvaluationResult, options: RenderMarkdown
   const maxChars = Math.max(0, Math.floor(options.maxChars ?? GITHUB_MAX_CHARS));
   const topCases = Math.max(0, Math.floor(options.topCases ?? DEFAULT_TOP_CASES));
   const prepared = prepare(result, topCases);
+  const render = (detail: Detail, trimmed: boolean): Block[] =>
+    renderBlocks(result, options, prepared, detail, trimmed ? maxChars : undefined);
+  const levels = detailLevels(topCases);
   let blocks: Block[] = [];
-  for (const [index, detail] of detailLevels(topCases).entries()) {
-    blocks = renderBlocks(result, options, prepared, detail, index > 0 ? maxChars : undefined);
+  for (const [index, detail] of levels.entries()) {
+    blocks = render(detail, index > 0);
     const text = joinBlocks(blocks);
-    if (text.length <= maxChars) return text;
+    if (text.length <= maxChars) return index > 0 ? refillCases(levels, detail, render, maxChars) ?? text : text;
   }
   return fitBlocks(blocks, maxChars);
+}
+
+/**
+ * Once a later step made room (problem lists shortened, tables dropped), gives the case diffs back
+ * as much of it as they fit: a 10,000-problem list must not leave the report without a single diff.
+ * Only the cases' detail grows back, in the order it was cut, so what was cut later stays cut.
+ */
+function refillCases(
+  levels: readonly Detail[],
+  fitting: Detail,
+  render: (detail: Detail, trimmed: boolean) => Block[],
+  maxChars: number,
+): string | undefined {
+  for (const level of levels) {
+    if (level.cases <= fitting.cases && level.diffChars <= fitting.diffChars) return undefined;
+    const text = joinBlocks(render({ ...fitting, cases: level.cases, diffChars: level.diffChars }, true));
+    if (text.length <= maxChars) return text;
+  }
+  return undefined;
 }
 
 /**
@@ -193,22 +215,27 @@ function renderSuiteHeading(suite: SuiteResult, tableOmitted: boolean): string {
 function renderTable(rows: readonly MetricRow[]): string {
   const lines = [TABLE_HEADER, TABLE_ALIGNMENT];
   for (const row of rows) {
-    const label = row.label || METRICS[row.metric]?.label || row.metric;
+    const label = row.label || row.metric;
     const delta =
       row.delta ?? (row.base !== undefined && row.head !== undefined ? row.head - row.base : undefined);
     const gate = row.gates.map((outcome) => outcome.threshold).join(', ');
     const verdict = row.verdict === 'fail' ? '**fail**' : row.verdict;
     const cells = [
       escapeMarkdown(label),
-      escapeMarkdown(formatValue(row.base, row.unit)),
-      escapeMarkdown(formatValue(row.head, row.unit)),
-      escapeMarkdown(formatDelta(delta, row.unit)),
+      numberCell(formatValue(row.base, row.unit)),
+      numberCell(formatValue(row.head, row.unit)),
+      numberCell(formatDelta(delta, row.unit)),
       gate ? escapeMarkdown(gate) : MISSING,
       verdict,
     ];
     lines.push(`| ${cells.join(' | ')} |`);
   }
   return lines.join('\n');
+}
+
+/** Our own formatted numbers hold only digits, signs, `.` and `$`; GitHub reads a `$` pair as math. */
+function numberCell(text: string): string {
+  return text.replace(/\$/g, '\\$');
 }
 
 function renderSuiteFacts(suite: SuiteResult): string {
@@ -306,7 +333,7 @@ function renderFooter(result: EvaluationResult, checkRunUrl: string | undefined)
     `calls: ${formatCount(result.totals.calls)} made, ${formatCount(result.totals.cachedCalls)} cached`,
     `cost ${formatUsd(result.totals.costUsd)}`,
     `took ${formatDuration(result.totals.durationMs)}`,
-    `main ${describeRef(result.base)}, PR ${describeRef(result.head)}`,
+    `compared ${describeRef(result.base)} with ${describeRef(result.head)}`,
   ].filter(Boolean);
   const text = facts.map((fact) => escapeMarkdown(truncateText(fact, MAX_LINE_CHARS))).join(' · ');
   const link = renderCheckRunLink(checkRunUrl);
@@ -388,5 +415,7 @@ function hardTruncate(text: string, maxChars: number): string {
   if (maxChars <= ellipsis.length) return safeSlice(text, maxChars);
   const room = maxChars - ellipsis.length;
   const lineEnd = text.lastIndexOf('\n', room);
-  return `${safeSlice(text, lineEnd > room / 2 ? lineEnd : room)}${ellipsis}`;
+  const cut = safeSlice(text, lineEnd > room / 2 ? lineEnd : room);
+  // A cut entity such as `&#12` would render as text, and GitHub would link it as issue 12.
+  return `${cut.replace(/&[#\w]*$/, '')}${ellipsis}`;
 }
