@@ -318,6 +318,8 @@ async function embedAll(suites: LoadedSuite[], tasks: CaseTask[], embedder: Embe
     if (output === undefined) continue;
     texts.add(output);
     if (task.golden.reference !== undefined) texts.add(task.golden.reference);
+    // Consistency compares every sample with every other.
+    if (task.sampleCount > 1) for (const sample of task.samples) if (!sample.error) texts.add(sample.output);
   }
   const distinct = [...texts];
   const vectors: Vectors = new Map();
@@ -392,7 +394,7 @@ function scoreSuite(loaded: LoadedSuite, vectors: Vectors): SuiteResult {
   if (loaded.base && result.usage.base.errors >= loaded.tasks.filter((t) => t.side === 'base').length * suite.samples) {
     errors.push('zero successful model calls on main, so there is nothing to compare with');
   }
-  if (orphanGates.length > 0) errors.push(`gates on unknown metrics: ${orphanGates.map((g) => g.metric).join(', ')}`);
+  if (orphanGates.length > 0) errors.push(`gates on metrics this suite does not produce: ${orphanGates.map((g) => g.metric).join(', ')} (consistency needs samples > 1; judge and pairwise metrics need a rubric of that name and mode)`);
   const ungraded = result.rows.filter((row) => /^(judge|pairwise)\./.test(row.metric) && row.head === undefined && headOk > 0);
   if (ungraded.length > 0) {
     const firstError = result.cases.flatMap((c) => [...Object.values(c.head?.judge ?? {}), ...Object.values(c.pairwise ?? {})]).find((o) => o.error)?.error;
@@ -425,7 +427,25 @@ function sideResult(suite: Suite, task: CaseTask, similarity: (a: string, b: str
     if (score !== undefined) side.similarityToReference = score;
   }
   if (Object.keys(task.judge).length > 0) side.judge = task.judge;
+  if (ok.length > 1) side.consistency = sampleConsistency(ok.map((s) => s.output), similarity);
   return side;
+}
+
+/** Agreement among a case's samples: identical pairs, and mean similarity over all pairs. */
+function sampleConsistency(outputs: string[], similarity: (a: string, b: string) => number | undefined): { exactMatch: number; similarity?: number } {
+  let pairs = 0;
+  let identical = 0;
+  const similarities: number[] = [];
+  for (let i = 0; i < outputs.length; i++) {
+    for (let j = i + 1; j < outputs.length; j++) {
+      pairs += 1;
+      if (outputs[i] === outputs[j]) identical += 1;
+      const score = similarity(outputs[i]!, outputs[j]!);
+      if (score !== undefined) similarities.push(score);
+    }
+  }
+  const meanSimilarity = mean(similarities);
+  return { exactMatch: identical / pairs, ...(meanSimilarity === undefined ? {} : { similarity: meanSimilarity }) };
 }
 
 /** One outcome per assertion across a case's samples: it holds only when it held in every sample. */

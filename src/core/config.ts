@@ -19,6 +19,8 @@ export const METRICS = {
   latency_p50: { label: 'latency p50 (ms)', higherIsBetter: false },
   latency_p95: { label: 'latency p95 (ms)', higherIsBetter: false },
   error_rate: { label: 'error rate', higherIsBetter: false },
+  consistency_exact: { label: 'samples identical (share of pairs)', higherIsBetter: true },
+  consistency_similarity: { label: 'similarity among samples', higherIsBetter: true },
 } as const;
 
 export type BuiltinMetric = keyof typeof METRICS;

@@ -39,6 +39,8 @@ export interface SideResult {
   similarityToReference?: number;
   /** The judge's grade per rubric (score mode). */
   judge?: Record<string, JudgeOutcome>;
+  /** With several samples: the share of sample pairs that are identical, and their mean cosine similarity. */
+  consistency?: { exactMatch: number; similarity?: number };
 }
 
 export interface JudgeOutcome {

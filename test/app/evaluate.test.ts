@@ -264,3 +264,29 @@ describe('evaluate with an LLM judge', () => {
     expect(result.suites[0]!.reasons.join(' ')).toMatch(/the judge graded no case for judge\.cites, pairwise\.cites: the judge's reply is not/);
   });
 });
+
+describe('evaluate with several samples per case', () => {
+  it('measures how consistent the samples are at each ref', async () => {
+    const sampled = CONFIG.replace('    assertions:\n', '    samples: 3\n    assertions:\n');
+    const repo = new MemoryRepo({ main: files({ '.llmops.yml': sampled }), pr: files({ '.llmops.yml': sampled, 'prompts/support.md': PROMPT_MAIN.replace('Question', 'Q') }) });
+    // Main answers the same way every time; the PR varies its last sample.
+    const llm = new ScriptedLlm((request, sample) => {
+      const answer = supportModel(request);
+      return lastUserMessage(request).startsWith('Q:') && sample === 2 ? `${answer} extra words here` : answer;
+    });
+    const result = await evaluate({ base: 'main', head: 'pr' }, deps(repo, llm));
+    const rows = Object.fromEntries(result.suites[0]!.rows.map((r) => [r.metric, r]));
+    expect(rows.consistency_exact).toMatchObject({ base: 1, head: 1 / 3 });
+    expect(rows.consistency_similarity!.head).toBeLessThan(1);
+    expect(rows.consistency_similarity!.base).toBe(1);
+    expect(llm.requests).toHaveLength(8 * 3 * 2);
+  });
+
+  it('reports a gate on consistency without samples as a configuration error', async () => {
+    const config = CONFIG.replace('    gates:\n', '    gates:\n      - metric: consistency_exact\n        min: 0.5\n');
+    const repo = new MemoryRepo({ main: files({ '.llmops.yml': config }), pr: files({ '.llmops.yml': config, 'prompts/support.md': `${PROMPT_MAIN} ` }) });
+    const result = await evaluate({ base: 'main', head: 'pr' }, deps(repo, new ScriptedLlm(supportModel)));
+    expect(result.verdict).toBe('error');
+    expect(result.suites[0]!.reasons.join(' ')).toMatch(/consistency_exact \(consistency needs samples > 1/);
+  });
+});

@@ -14,6 +14,8 @@ const UNITS: Record<BuiltinMetric, MetricUnit> = {
   latency_p50: 'ms',
   latency_p95: 'ms',
   error_rate: 'rate',
+  consistency_exact: 'rate',
+  consistency_similarity: 'score',
 };
 
 /**
@@ -51,6 +53,13 @@ export function suiteMetricRows(cases: readonly CaseResult[]): Row[] {
   add('latency_p50', percentile(okSamples(baseSides).map((s) => s.latencyMs), 50), percentile(okSamples(headSides).map((s) => s.latencyMs), 50));
   add('latency_p95', percentile(okSamples(baseSides).map((s) => s.latencyMs), 95), percentile(okSamples(headSides).map((s) => s.latencyMs), 95));
   add('error_rate', errorRate(baseSides), errorRate(headSides));
+  // Consistency exists only when cases are sampled more than once.
+  const consistency = (sides: readonly SideResult[], key: 'exactMatch' | 'similarity') =>
+    mean(sides.flatMap((side) => (side.consistency?.[key] === undefined ? [] : [side.consistency[key]!])));
+  if ([...baseSides, ...headSides].some((side) => side.consistency)) {
+    add('consistency_exact', consistency(baseSides, 'exactMatch'), consistency(headSides, 'exactMatch'));
+    add('consistency_similarity', consistency(baseSides, 'similarity'), consistency(headSides, 'similarity'));
+  }
   return rows;
 }
 

@@ -29,6 +29,10 @@ const HTML_ENTITIES: Record<string, string> = {
 /** Characters with an inline Markdown meaning: emphasis, code, links, strikethrough, math, headings. */
 const MARKDOWN_PUNCTUATION = new Set(['\\', '`', '*', '_', '[', ']', '~', '$', '#']);
 
+/** Every character either escaper may change; the others pass through untouched. */
+const MARKDOWN_SPECIAL = /[\\`*_[\]~$#&<>"'|@]/g;
+const HTML_SPECIAL = /[&<>"'|@#]/g;
+
 /**
  * Block markers that only matter at the start of a line: bullets and thematic breaks (`- `, `---`),
  * setext underlines, and ordered-list numbers (`1. `).
@@ -42,7 +46,7 @@ const LEADING_BLOCK_MARKER = /^(?:[-+=]|\d+[.)](?=\s|$))/;
  */
 export function escapeMarkdown(text: string): string {
   const line = collapseWhitespace(text);
-  const escaped = line.replace(/[\s\S]/g, (char, offset: number) => escapeMarkdownChar(char, line, offset));
+  const escaped = line.replace(MARKDOWN_SPECIAL, (char, offset: number) => escapeMarkdownChar(char, line, offset));
   const marker = LEADING_BLOCK_MARKER.exec(line);
   if (!marker) return escaped;
   // `- foo` inside a list item would nest a list, `1. foo` an ordered one: escape the marker's punctuation.
@@ -57,7 +61,7 @@ export function escapeMarkdown(text: string): string {
  */
 export function escapeHtml(text: string): string {
   const line = collapseWhitespace(text);
-  return line.replace(/[\s\S]/g, (char, offset: number) => escapeHtmlChar(char, line, offset));
+  return line.replace(HTML_SPECIAL, (char, offset: number) => escapeHtmlChar(char, line, offset));
 }
 
 /**

@@ -203,7 +203,7 @@ function trimNote(maxChars: number): string {
 }
 
 function renderSuiteHeading(suite: SuiteResult, tableOmitted: boolean): string {
-  const lines = [`### ${escapeMarkdown(suite.name)} — ${VERDICT_WORDS[suite.verdict]}`];
+  const lines = [`### ${escapeMarkdown(truncateText(suite.name, MAX_ID_CHARS))} — ${VERDICT_WORDS[suite.verdict]}`];
   if (suite.description) lines.push('', escapeMarkdown(truncateText(suite.description, MAX_LINE_CHARS)));
   if (suite.reasons.length > 0) {
     lines.push('', renderList(suite.reasons, MAX_REASONS));
@@ -221,11 +221,11 @@ function renderTable(rows: readonly MetricRow[]): string {
     const gate = row.gates.map((outcome) => outcome.threshold).join(', ');
     const verdict = row.verdict === 'fail' ? '**fail**' : row.verdict;
     const cells = [
-      escapeMarkdown(label),
+      escapeMarkdown(truncateText(label, MAX_LINE_CHARS)),
       numberCell(formatValue(row.base, row.unit)),
       numberCell(formatValue(row.head, row.unit)),
       numberCell(formatDelta(delta, row.unit)),
-      gate ? escapeMarkdown(gate) : MISSING,
+      gate ? escapeMarkdown(truncateText(gate, MAX_LINE_CHARS)) : MISSING,
       verdict,
     ];
     lines.push(`| ${cells.join(' | ')} |`);

@@ -19,18 +19,26 @@ export interface WordDiffOptions {
   maxEditLength?: number;
 }
 
-const DEFAULT_MAX_INPUT_CHARS = 20_000;
+const DEFAULT_MAX_INPUT_CHARS = 4_000;
 const DEFAULT_CONTEXT = 120;
-const DEFAULT_MAX_EDIT_LENGTH = 2_000;
+const DEFAULT_MAX_EDIT_LENGTH = 600;
 
-/** Word-level diff of main's output against the PR's, with long unchanged stretches elided. */
+/**
+ * Word-level diff of main's output against the PR's, with long unchanged stretches elided. The
+ * report shows about 2,000 characters per case, so only a window of each output is compared: the
+ * common start and end are set aside first, which keeps a change deep in a long output in view.
+ */
 export function wordDiff(base: string, head: string, options: WordDiffOptions = {}): DiffPart[] {
   const maxInput = options.maxInputChars ?? DEFAULT_MAX_INPUT_CHARS;
-  const before = safeSlice(base, maxInput);
-  const after = safeSlice(head, maxInput);
-  // Myers' diff is O(N·D): a bound on D keeps two unrelated long outputs from stalling the report.
+  const prefix = commonPrefixAtWord(base, head);
+  const suffix = commonSuffixAtWord(base.slice(prefix), head.slice(prefix));
+  const middleBase = base.slice(prefix, base.length - suffix);
+  const middleHead = head.slice(prefix, head.length - suffix);
+  const before = safeSlice(middleBase, maxInput);
+  const after = safeSlice(middleHead, maxInput);
+  // Myers' diff is O(N·D): a bound on D keeps two unrelated outputs from stalling the report.
   const changes = diffWords(before, after, { maxEditLength: options.maxEditLength ?? DEFAULT_MAX_EDIT_LENGTH });
-  const parts: DiffPart[] =
+  const middle: DiffPart[] =
     changes === undefined
       ? [
           { kind: 'removed', text: before },
@@ -40,12 +48,17 @@ export function wordDiff(base: string, head: string, options: WordDiffOptions = 
           kind: change.added ? 'added' : change.removed ? 'removed' : 'same',
           text: change.value,
         }));
-  const compact = elideUnchanged(
-    parts.filter((part) => !('text' in part) || part.text !== ''),
-    options.context ?? DEFAULT_CONTEXT,
-  );
-  const rest = Math.max(base.length - before.length, head.length - after.length);
-  return rest > 0 ? [...compact, { kind: 'truncated', length: rest }] : compact;
+  const cut = before.length < middleBase.length || after.length < middleHead.length;
+  const parts: DiffPart[] = [
+    { kind: 'same', text: base.slice(0, prefix) },
+    ...middle,
+    // After a cut window the common end no longer lines up with anything shown: count it as not compared.
+    ...(cut ? [] : [{ kind: 'same' as const, text: base.slice(base.length - suffix) }]),
+  ];
+  const compact = elideUnchanged(mergeSame(parts), options.context ?? DEFAULT_CONTEXT);
+  if (!cut) return compact;
+  const rest = Math.max(middleBase.length - before.length, middleHead.length - after.length) + suffix;
+  return [...compact, { kind: 'truncated', length: rest }];
 }
 
 /**
@@ -56,14 +69,27 @@ export function wordDiff(base: string, head: string, options: WordDiffOptions = 
 export function renderWordDiffHtml(parts: readonly DiffPart[], maxChars: number): { html: string; cut: boolean } {
   let html = '';
   let atLineStart = true;
-  for (const part of parts) {
-    const piece = renderPart(part, atLineStart);
+  for (let index = 0; index < parts.length; index += 1) {
+    const part = parts[index] as DiffPart;
+    const next = parts[index + 1];
+    const replacement = part.kind === 'removed' && next?.kind === 'added' ? next : undefined;
+    const afterPart = 'text' in part && part.text.endsWith('\n');
+    const piece = renderPart(part, atLineStart) + (replacement ? renderPart(replacement, afterPart) : '');
     if (html.length + piece.length <= maxChars) {
       html += piece;
-      atLineStart = 'text' in part ? part.text.endsWith('\n') : false;
+      const last = replacement ?? part;
+      atLineStart = 'text' in last ? last.text.endsWith('\n') : false;
+      if (replacement) index += 1;
       continue;
     }
-    if ('text' in part) html += renderPartPrefix(part, atLineStart, maxChars - html.length);
+    if (replacement && 'text' in part) {
+      // A long replacement shows the start of both sides, not main's text alone.
+      const removed = renderPartPrefix(part, atLineStart, Math.floor((maxChars - html.length) / 2));
+      html += removed;
+      html += renderPartPrefix(replacement, removed === '' && atLineStart, maxChars - html.length);
+    } else if ('text' in part) {
+      html += renderPartPrefix(part, atLineStart, maxChars - html.length);
+    }
     return { html, cut: true };
   }
   return { html, cut: false };
@@ -138,4 +164,35 @@ function cutAtWordStart(text: string, length: number): string {
   const tail = text.slice(start);
   const space = tail.indexOf(' ');
   return space >= 0 && space < length / 2 ? tail.slice(space + 1) : tail;
+}
+
+/** Length of the common start, backed off to a word start so the diff sees whole words. */
+function commonPrefixAtWord(a: string, b: string): number {
+  const limit = Math.min(a.length, b.length);
+  let length = 0;
+  while (length < limit && a.charCodeAt(length) === b.charCodeAt(length)) length += 1;
+  if (length === a.length && length === b.length) return length;
+  while (length > 0 && !/\s/.test(a[length - 1] as string)) length -= 1;
+  return length;
+}
+
+/** Length of the common end, moved forward to a word end so the diff sees whole words. */
+function commonSuffixAtWord(a: string, b: string): number {
+  const limit = Math.min(a.length, b.length);
+  let length = 0;
+  while (length < limit && a.charCodeAt(a.length - 1 - length) === b.charCodeAt(b.length - 1 - length)) length += 1;
+  while (length > 0 && !/\s/.test(a[a.length - length] as string)) length -= 1;
+  return length;
+}
+
+/** Joins neighbouring unchanged parts and drops empty ones. */
+function mergeSame(parts: DiffPart[]): DiffPart[] {
+  const merged: DiffPart[] = [];
+  for (const part of parts) {
+    if ('text' in part && part.text === '') continue;
+    const last = merged[merged.length - 1];
+    if (last?.kind === 'same' && part.kind === 'same') merged[merged.length - 1] = { kind: 'same', text: last.text + part.text };
+    else merged.push(part);
+  }
+  return merged;
 }

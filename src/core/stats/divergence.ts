@@ -1,0 +1,228 @@
+import { cosineSimilarity } from '../metrics/vector.js';
+import { createRng, normalDraw } from './random.js';
+
+/**
+ * Jensen-Shannon divergence in bits, in [0, 1]: ½·KL(p‖m) + ½·KL(q‖m) with m = (p + q)/2, after
+ * normalising each histogram to sum 1; bins empty in one distribution contribute 0·log 0 = 0.
+ * This is the divergence, the square of `scipy.spatial.distance.jensenshannon(p, q, base=2)`.
+ */
+export function jensenShannon(p: readonly number[], q: readonly number[]): number {
+  if (p.length !== q.length) throw new Error(`Jensen-Shannon of histograms of different lengths (${p.length} and ${q.length})`);
+  const totalP = histogramTotal(p);
+  const totalQ = histogramTotal(q);
+  let divergence = 0;
+  for (let i = 0; i < p.length; i++) {
+    const pi = p[i]! / totalP;
+    const qi = q[i]! / totalQ;
+    const mi = (pi + qi) / 2;
+    if (pi > 0) divergence += pi * Math.log2(pi / mi);
+    if (qi > 0) divergence += qi * Math.log2(qi / mi);
+  }
+  return Math.min(1, Math.max(0, divergence / 2));
+}
+
+function histogramTotal(histogram: readonly number[]): number {
+  let total = 0;
+  for (const count of histogram) {
+    if (!(count >= 0) || count === Infinity) throw new Error(`histogram counts must be finite and non-negative, got ${count}`);
+    total += count;
+  }
+  if (total === 0) throw new Error('histogram with nothing in it');
+  return total;
+}
+
+export interface DriftOptions {
+  /** Random directions the embeddings are projected on (default 16). */
+  projections?: number;
+  /** Histogram bins per direction (default 10). */
+  bins?: number;
+  /** Label shuffles of the permutation test (default 500). */
+  permutations?: number;
+  /** Seed of the directions and the shuffles (default 1). */
+  seed?: number;
+}
+
+export interface DriftResult {
+  /** Mean Jensen-Shannon divergence (bits) of the projected histograms, 0 to 1. */
+  jsDivergence: number;
+  /** 1 - cosine similarity of the base centroid and the head centroid. */
+  centroidCosineShift: number;
+  /** Permutation p-value of the Euclidean distance between the centroids. */
+  pValue: number;
+  /** The method in one line, for the report. */
+  method: string;
+}
+
+/**
+ * Drift between two sets of output embeddings.
+ *
+ * Divergence: draw `projections` random unit directions (Gaussian components from the seeded
+ * stream, normalised); for each, project every vector, bin base and head into `bins` equal-width
+ * bins over the pooled minimum and maximum, and take the Jensen-Shannon divergence of the two
+ * histograms; report the mean over directions. Two samples of the same distribution do not give
+ * exactly 0: small sets show some divergence by chance, which the noise floor should absorb.
+ *
+ * Test: the Euclidean distance between the base and head centroids, against `permutations`
+ * reshufflings of the pooled vectors into groups of the same sizes (a seeded partial Fisher-Yates
+ * shuffle picks the smaller group; the other centroid follows from the pooled sum), with
+ * p = (1 + shuffles at least as distant) / (1 + permutations), so never 0.
+ *
+ * Undefined when either set is empty.
+ */
+export function embeddingDrift(
+  base: readonly ArrayLike<number>[],
+  head: readonly ArrayLike<number>[],
+  options: DriftOptions = {},
+): DriftResult | undefined {
+  const { projections = 16, bins = 10, permutations = 500, seed = 1 } = options;
+  if (base.length === 0 || head.length === 0) return undefined;
+  for (const [name, value] of [['projections', projections], ['bins', bins], ['permutations', permutations]] as const) {
+    if (!Number.isInteger(value) || value < 1) throw new Error(`embedding drift ${name} must be a positive integer, got ${value}`);
+  }
+  const dimensions = base[0]!.length;
+  if (dimensions === 0) throw new Error('embedding drift of vectors without dimensions');
+  const pooled = flatten([...base, ...head], dimensions);
+  const rng = createRng(seed);
+
+  const jsDivergence = projectedDivergence(pooled, base.length, dimensions, { projections, bins }, rng);
+
+  const sums = groupSums(pooled, base.length, dimensions);
+  const centroidCosineShift = 1 - cosineSimilarity(sums.base, sums.head);
+  const pValue = centroidPermutationP(pooled, base.length, dimensions, permutations, rng);
+
+  return {
+    jsDivergence,
+    centroidCosineShift,
+    pValue,
+    method:
+      `Jensen-Shannon divergence averaged over ${projections} seeded random projections (${bins}-bin histograms on the pooled range); ` +
+      `p-value from ${permutations} label permutations of the centroid distance`,
+  };
+}
+
+function flatten(vectors: readonly ArrayLike<number>[], dimensions: number): Float64Array {
+  const flat = new Float64Array(vectors.length * dimensions);
+  vectors.forEach((vector, row) => {
+    if (vector.length !== dimensions) throw new Error(`embeddings of different lengths (${dimensions} and ${vector.length})`);
+    for (let j = 0; j < dimensions; j++) flat[row * dimensions + j] = vector[j]!;
+  });
+  return flat;
+}
+
+function projectedDivergence(
+  pooled: Float64Array,
+  baseCount: number,
+  dimensions: number,
+  { projections, bins }: { projections: number; bins: number },
+  rng: () => number,
+): number {
+  const rows = pooled.length / dimensions;
+  const projected = new Float64Array(rows);
+  let total = 0;
+  for (let k = 0; k < projections; k++) {
+    const direction = randomUnitVector(dimensions, rng);
+    let min = Infinity;
+    let max = -Infinity;
+    for (let row = 0; row < rows; row++) {
+      let dot = 0;
+      const offset = row * dimensions;
+      for (let j = 0; j < dimensions; j++) dot += pooled[offset + j]! * direction[j]!;
+      projected[row] = dot;
+      if (dot < min) min = dot;
+      if (dot > max) max = dot;
+    }
+    const baseHistogram = new Array<number>(bins).fill(0);
+    const headHistogram = new Array<number>(bins).fill(0);
+    const width = max - min;
+    for (let row = 0; row < rows; row++) {
+      const bin = width > 0 ? Math.min(bins - 1, Math.floor(((projected[row]! - min) / width) * bins)) : 0;
+      if (row < baseCount) baseHistogram[bin]!++;
+      else headHistogram[bin]!++;
+    }
+    total += jensenShannon(baseHistogram, headHistogram);
+  }
+  return total / projections;
+}
+
+function randomUnitVector(dimensions: number, rng: () => number): Float64Array {
+  const direction = new Float64Array(dimensions);
+  let norm = 0;
+  while (norm === 0) {
+    for (let j = 0; j < dimensions; j++) {
+      direction[j] = normalDraw(rng);
+      norm += direction[j]! ** 2;
+    }
+  }
+  norm = Math.sqrt(norm);
+  for (let j = 0; j < dimensions; j++) direction[j] = direction[j]! / norm;
+  return direction;
+}
+
+function groupSums(pooled: Float64Array, baseCount: number, dimensions: number): { base: Float64Array; head: Float64Array } {
+  const base = new Float64Array(dimensions);
+  const head = new Float64Array(dimensions);
+  const rows = pooled.length / dimensions;
+  for (let row = 0; row < rows; row++) {
+    const target = row < baseCount ? base : head;
+    const offset = row * dimensions;
+    for (let j = 0; j < dimensions; j++) target[j] = target[j]! + pooled[offset + j]!;
+  }
+  return { base, head };
+}
+
+function centroidPermutationP(pooled: Float64Array, baseCount: number, dimensions: number, permutations: number, rng: () => number): number {
+  const rows = pooled.length / dimensions;
+  const headCount = rows - baseCount;
+  // Shuffle only the smaller group's members; the other group's sum is the pooled sum minus it.
+  const groupSize = Math.min(baseCount, headCount);
+  const groupIsBase = groupSize === baseCount;
+  const pooledSum = new Float64Array(dimensions);
+  for (let row = 0; row < rows; row++) {
+    const offset = row * dimensions;
+    for (let j = 0; j < dimensions; j++) pooledSum[j] = pooledSum[j]! + pooled[offset + j]!;
+  }
+  const groupSum = new Float64Array(dimensions);
+  const otherSize = rows - groupSize;
+  const distance = (members: Uint32Array): number => {
+    addRows(pooled, members, groupSize, dimensions, groupSum);
+    let squared = 0;
+    for (let j = 0; j < dimensions; j++) {
+      const difference = groupSum[j]! / groupSize - (pooledSum[j]! - groupSum[j]!) / otherSize;
+      squared += difference * difference;
+    }
+    return Math.sqrt(squared);
+  };
+
+  const indices = Uint32Array.from({ length: rows }, (_, i) => i);
+  const observed = distance(groupIsBase ? indices : indices.subarray(baseCount));
+  // Floating-point sums of the same vectors in another order can differ in the last bits.
+  const threshold = observed * (1 - 1e-9);
+  let atLeastAsFar = 0;
+  for (let p = 0; p < permutations; p++) {
+    for (let i = 0; i < groupSize; i++) {
+      const j = i + Math.floor(rng() * (rows - i));
+      const swap = indices[i]!;
+      indices[i] = indices[j]!;
+      indices[j] = swap;
+    }
+    if (distance(indices) >= threshold) atLeastAsFar++;
+  }
+  return (1 + atLeastAsFar) / (1 + permutations);
+}
+
+/** out = the sum of the rows `members[0..count)` of the row-major matrix; four rows a pass, the hot loop of the permutation test. */
+function addRows(data: Float64Array, members: Uint32Array, count: number, dimensions: number, out: Float64Array): void {
+  out.fill(0);
+  let m = 0;
+  for (; m + 3 < count; m += 4) {
+    const a = members[m]! * dimensions;
+    const b = members[m + 1]! * dimensions;
+    const c = members[m + 2]! * dimensions;
+    const d = members[m + 3]! * dimensions;
+    for (let j = 0; j < dimensions; j++) out[j] = out[j]! + data[a + j]! + data[b + j]! + data[c + j]! + data[d + j]!;
+  }
+  for (; m < count; m++) {
+    const a = members[m]! * dimensions;
+    for (let j = 0; j < dimensions; j++) out[j] = out[j]! + data[a + j]!;
+  }
+}
