@@ -85,6 +85,8 @@ export interface Clock {
 export interface DeliveryLog {
   /** True the first time an id is seen; false for every later call with the same id. */
   claim(deliveryId: string): Promise<boolean>;
+  /** Forgets a claimed id whose handling failed, so a redelivery is handled. */
+  release(deliveryId: string): Promise<void>;
 }
 
 /** Where evaluation jobs wait for a worker. */

@@ -5,13 +5,17 @@ import { parseDataset, type DatasetCase } from '../core/dataset.js';
 import { gateRows, gatesWithoutRows } from '../core/gate.js';
 import { parseManifest, type ModelManifest } from '../core/manifest.js';
 import { checkAssertion } from '../core/metrics/assertions.js';
-import { caseChange, suiteMetricRows } from '../core/metrics/suite-metrics.js';
+import { caseChange, classifyCase, suiteMetricRows } from '../core/metrics/suite-metrics.js';
+import { pairedStats, perCaseDeltas } from '../core/metrics/paired.js';
+import { embeddingDrift } from '../core/stats/divergence.js';
+import { bleu, editSimilarity, rougeL } from '../core/stats/lexical.js';
 import { cosineSimilarity, mean } from '../core/metrics/vector.js';
 import type { Problem } from '../core/problem.js';
 import { parsePrompt, renderPrompt, type PromptTemplate } from '../core/prompt.js';
 import type {
   AssertionOutcome,
   CaseResult,
+  DriftPanel,
   JudgeOutcome,
   MetricRow,
   PairwiseOutcome,
@@ -173,7 +177,7 @@ async function runEvaluation(
       head: distinct(tasks.filter((t) => t.side === 'head').flatMap((t) => t.samples.map((x) => x.systemFingerprint))),
     },
   };
-  return { ...shell, verdict, headline: headline(verdict, results), configChanged, suites: results, unaffectedSuites, totals, provenance };
+  return { ...shell, verdict, headline: headline(verdict, results), configChanged, suites: results, unaffectedSuites, totals, provenance, topCases: config.report.top_cases };
 }
 
 interface LoadedSuite {
@@ -351,6 +355,7 @@ function scoreSuite(loaded: LoadedSuite, vectors: Vectors): SuiteResult {
     rows: [],
     cases: [],
     counts: { paired: 0, added: 0, removed: 0 },
+    changes: { improved: 0, regressed: 0, unchanged: 0 },
     usage: { base: emptyUsage(), head: emptyUsage() },
   };
   if (loaded.problems.length > 0 || !loaded.head) {
@@ -384,15 +389,28 @@ function scoreSuite(loaded: LoadedSuite, vectors: Vectors): SuiteResult {
   }
   for (const task of loaded.tasks) addUsage(result.usage[task.side], task.samples);
 
-  result.rows = gateRows([...suiteMetricRows(result.cases), ...rubricRows(suite, result.cases)], suite.gates);
+  const rows = [...suiteMetricRows(result.cases), ...rubricRows(suite, result.cases)].map((row) => {
+    const paired = pairedStats(row.metric, result.cases);
+    return paired ? { ...row, paired } : row;
+  });
+  result.rows = gateRows(rows, suite.gates, (metric) => perCaseDeltas(metric, result.cases));
+  result.changes = countChanges(result.cases);
+  const drift = outputDrift(result.cases, vectors);
+  if (drift) result.drift = drift;
   const failedGates = result.rows.flatMap((row) => row.gates.filter((g) => !g.pass).map((g) => g.reason));
+  const undecided = result.rows.flatMap((row) => row.gates.filter((g) => g.inconclusive).map((g) => g.reason));
   const orphanGates = gatesWithoutRows(result.rows, suite.gates);
   const headOk = result.usage.head.calls + result.usage.head.cachedCalls - result.usage.head.errors;
   const errors: string[] = [];
   if (loaded.embeddingError) errors.push(loaded.embeddingError);
-  if (headOk <= 0) errors.push(`zero successful model calls in the PR (${result.usage.head.errors} failed); a suite that calls no model never passes`);
+  // The first failure's message says why (a missing key, a 401, an unreachable endpoint).
+  const firstCallError = (side: Side): string => {
+    const error = loaded.tasks.filter((t) => t.side === side).flatMap((t) => t.samples).find((s) => s.error)?.error;
+    return error ? `, first error: ${error}` : '';
+  };
+  if (headOk <= 0) errors.push(`zero successful model calls in the PR (${result.usage.head.errors} failed${firstCallError('head')}); a suite that calls no model never passes`);
   if (loaded.base && result.usage.base.errors >= loaded.tasks.filter((t) => t.side === 'base').length * suite.samples) {
-    errors.push('zero successful model calls on main, so there is nothing to compare with');
+    errors.push(`zero successful model calls on main${firstCallError('base')}, so there is nothing to compare with`);
   }
   if (orphanGates.length > 0) errors.push(`gates on metrics this suite does not produce: ${orphanGates.map((g) => g.metric).join(', ')} (consistency needs samples > 1; judge and pairwise metrics need a rubric of that name and mode)`);
   const ungraded = result.rows.filter((row) => /^(judge|pairwise)\./.test(row.metric) && row.head === undefined && headOk > 0);
@@ -404,8 +422,13 @@ function scoreSuite(loaded: LoadedSuite, vectors: Vectors): SuiteResult {
     result.reasons.push(...errors);
     return result;
   }
-  result.reasons.push(...failedGates);
-  result.verdict = failedGates.length > 0 ? 'fail' : 'pass';
+  if (failedGates.length > 0) {
+    result.reasons.push(...failedGates);
+    result.verdict = 'fail';
+  } else if (undecided.length > 0) {
+    result.reasons.push(...undecided);
+    result.verdict = 'inconclusive';
+  } else result.verdict = 'pass';
   return result;
 }
 
@@ -425,6 +448,7 @@ function sideResult(suite: Suite, task: CaseTask, similarity: (a: string, b: str
   if (task.golden.reference !== undefined) {
     const score = similarity(output, task.golden.reference);
     if (score !== undefined) side.similarityToReference = score;
+    side.lexical = { bleu: bleu(output, task.golden.reference), rougeL: rougeL(output, task.golden.reference).f1, editSimilarity: editSimilarity(output, task.golden.reference) };
   }
   if (Object.keys(task.judge).length > 0) side.judge = task.judge;
   if (ok.length > 1) side.consistency = sampleConsistency(ok.map((s) => s.output), similarity);
@@ -479,8 +503,7 @@ function emptyUsage(): SideUsage {
 }
 
 function worstVerdict(verdicts: Verdict[]): Verdict {
-  if (verdicts.includes('error')) return 'error';
-  if (verdicts.includes('fail')) return 'fail';
+  for (const verdict of ['error', 'fail', 'inconclusive'] as const) if (verdicts.includes(verdict)) return verdict;
   return 'pass';
 }
 
@@ -491,6 +514,7 @@ function headline(verdict: Verdict, suites: SuiteResult[]): string {
   const first = bad[0]!;
   const more = bad.length > 1 ? ` (and ${bad.length - 1} more suite${bad.length > 2 ? 's' : ''})` : '';
   if (verdict === 'fail') return `Suite ${first.name} fails: ${first.reasons[0] ?? 'a gate failed'}${more}`;
+  if (verdict === 'inconclusive') return `Suite ${first.name} is inconclusive: ${first.reasons[0] ?? 'the data cannot decide a gate'}${more}`;
   return `Suite ${first.name} could not be evaluated: ${first.reasons[0] ?? 'see problems'}${more}`;
 }
 
@@ -615,4 +639,26 @@ function rubricRows(suite: Suite, cases: readonly CaseResult[]): Omit<MetricRow,
     }
   }
   return rows;
+}
+
+function countChanges(cases: readonly CaseResult[]): SuiteResult['changes'] {
+  const changes = { improved: 0, regressed: 0, unchanged: 0 };
+  for (const c of cases) if (c.status === 'paired') changes[classifyCase(c)] += 1;
+  return changes;
+}
+
+/** Needs a handful of answers per side before a distribution comparison means anything. */
+const MIN_DRIFT_CASES = 5;
+
+function outputDrift(cases: readonly CaseResult[], vectors: Vectors): DriftPanel | undefined {
+  const pick = (side: 'base' | 'head') =>
+    cases.flatMap((c) => {
+      const s = c[side];
+      const vector = s && !s.error ? vectors.get(s.output) : undefined;
+      return vector ? [vector] : [];
+    });
+  const base = pick('base');
+  const head = pick('head');
+  if (base.length < MIN_DRIFT_CASES || head.length < MIN_DRIFT_CASES) return undefined;
+  return embeddingDrift(base, head);
 }

@@ -1,5 +1,5 @@
 import type { GitHubClient, RepoTarget } from '../adapters/github/github-client.js';
-import { checkAnnotations, checkTitle, conclusionOf } from '../core/check-output.js';
+import { checkAnnotations, checkText, checkTitle, conclusionOf } from '../core/check-output.js';
 import type { RerunCommand } from '../core/commands.js';
 import { CONFIG_PATH, parseConfig } from '../core/config.js';
 import { renderMarkdown } from '../core/report/render-markdown.js';
@@ -51,12 +51,24 @@ export interface GateOptions {
  */
 export class GitHubGate {
   private readonly running = new Map<string, { headSha: string; controller: AbortController }>();
+  /** The newest head requested per pull request (or merge group head): every other head's job yields to it. */
+  private readonly latest = new Map<string, string>();
 
   constructor(private readonly deps: GateDeps) {}
 
   /** Webhook path: answer fast. Reads `.llmops.yml` from the base (no config: the repository has not opted in). */
   async request(target: GateTarget, options: GateOptions): Promise<'queued' | 'duplicate' | 'not-configured'> {
     if (!(await this.deps.deliveries.claim(options.deliveryId))) return 'duplicate';
+    try {
+      return await this.requestClaimed(target, options);
+    } catch (error) {
+      // A failed delivery may be redelivered: it must not count as handled.
+      await this.deps.deliveries.release(options.deliveryId).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async requestClaimed(target: GateTarget, options: GateOptions): Promise<'queued' | 'not-configured'> {
     const client = await this.deps.github(target.installationId, target);
     const config = await client.readFile(target.baseSha, CONFIG_PATH);
     if (config === undefined) {
@@ -85,12 +97,13 @@ export class GitHubGate {
   async run(job: GateJob): Promise<void> {
     const client = await this.deps.github(job.installationId, job);
     const key = supersedeKey(job);
-    const current = this.running.get(key);
-    if (current && current.headSha !== job.headSha) {
-      await this.cancel(client, job, current.headSha);
+    const newest = this.latest.get(key) ?? job.headSha;
+    if (newest !== job.headSha) {
+      await this.cancel(client, job, newest);
       return;
     }
-    const controller = current?.controller ?? new AbortController();
+    const current = this.running.get(key);
+    const controller = current?.headSha === job.headSha ? current.controller : new AbortController();
     this.running.set(key, { headSha: job.headSha, controller });
     try {
       await this.evaluateAndReport(client, job, controller.signal);
@@ -147,9 +160,9 @@ export class GitHubGate {
         },
       },
     );
-    const superseding = this.running.get(supersedeKey(job));
-    if (signal.aborted || (superseding && superseding.headSha !== job.headSha)) {
-      await this.cancel(client, job, superseding?.headSha);
+    const newest = this.latest.get(supersedeKey(job));
+    if (signal.aborted || (newest !== undefined && newest !== job.headSha)) {
+      await this.cancel(client, job, newest !== job.headSha ? newest : undefined);
       return;
     }
     await this.report(client, job, result);
@@ -157,15 +170,19 @@ export class GitHubGate {
 
   private async report(client: GitHubClient, job: GateJob, result: EvaluationResult): Promise<void> {
     const named = { ...result, base: { ref: job.baseRef, sha: job.baseSha }, head: { ref: job.headRef, sha: job.headSha } };
-    const summary = renderMarkdown(named, { maxChars: OUTPUT_LIMIT, checkRunUrl: job.checkRunUrl });
+    const summary = renderMarkdown(named, { maxChars: OUTPUT_LIMIT, checkRunUrl: job.checkRunUrl, ...(result.topCases === undefined ? {} : { topCases: result.topCases }) });
     await client.updateCheckRun(job.checkRunId, {
       status: 'completed',
       conclusion: conclusionOf(result.verdict),
-      output: { title: checkTitle(result), summary, annotations: checkAnnotations(named) },
+      output: { title: checkTitle(result), summary, text: checkText(named, OUTPUT_LIMIT), annotations: checkAnnotations(named) },
     });
     if (job.pullNumber !== undefined && result.suites.length > 0) {
-      const body = renderMarkdown(named, { maxChars: OUTPUT_LIMIT, marker: COMMENT_MARKER, checkRunUrl: job.checkRunUrl });
-      await client.ensureStickyComment(job.pullNumber, COMMENT_MARKER, body);
+      const body = renderMarkdown(named, { maxChars: OUTPUT_LIMIT, marker: COMMENT_MARKER, checkRunUrl: job.checkRunUrl, ...(result.topCases === undefined ? {} : { topCases: result.topCases }) });
+      // The check already carries the verdict: a comment that cannot be posted (a locked
+      // conversation, an outage) must not turn it into an internal error.
+      await client.ensureStickyComment(job.pullNumber, COMMENT_MARKER, body).catch((error: unknown) => {
+        this.deps.log.warn({ err: errorText(error), pullNumber: job.pullNumber }, 'could not update the sticky comment');
+      });
     }
   }
 
@@ -191,6 +208,7 @@ export class GitHubGate {
   /** A newer head for the same pull request stops the older one's evaluation. */
   private supersede(target: GateTarget): void {
     const key = supersedeKey(target);
+    this.latest.set(key, target.headSha);
     const current = this.running.get(key);
     if (current && current.headSha !== target.headSha) {
       current.controller.abort();

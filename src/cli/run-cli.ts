@@ -25,7 +25,7 @@ export interface CliIo {
 }
 
 /** Exit codes: the gate's verdict, so a shell or CI step can act on it. */
-export const EXIT = { pass: 0, fail: 1, error: 2 } as const;
+export const EXIT = { pass: 0, fail: 1, error: 2, inconclusive: 3 } as const;
 
 const DEFAULT_CASSETTE = '.llmops/cassette.json';
 
@@ -48,7 +48,7 @@ Options:
   -h, --help          this text
 
 Exit status: 0 the gate passes, 1 a gate fails, 2 the configuration or input is wrong or nothing
-could be evaluated.`;
+could be evaluated, 3 inconclusive (a gate on an interval that the data cannot decide).`;
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let args;

@@ -1,3 +1,4 @@
+import { escapeMarkdown } from './report/escape-markdown.js';
 import type { Problem } from './problem.js';
 import type { EvaluationResult, Verdict } from './types.js';
 
@@ -14,11 +15,14 @@ export interface Annotation {
 
 /** A failed gate blocks the merge; so does anything that could not be evaluated: never a green check by accident. */
 export function conclusionOf(verdict: Verdict): Conclusion {
-  return verdict === 'pass' ? 'success' : 'failure';
+  if (verdict === 'pass') return 'success';
+  // The data could not decide: neither a green light nor a false regression.
+  if (verdict === 'inconclusive') return 'neutral';
+  return 'failure';
 }
 
 export function checkTitle(result: Pick<EvaluationResult, 'verdict' | 'headline'>): string {
-  const word = { pass: 'Passed', fail: 'Failed', error: 'Could not evaluate' }[result.verdict];
+  const word = { pass: 'Passed', fail: 'Failed', inconclusive: 'Inconclusive', error: 'Could not evaluate' }[result.verdict];
   return truncate(`${word}: ${result.headline}`, 250);
 }
 
@@ -73,4 +77,29 @@ export function checkAnnotations(result: EvaluationResult): Annotation[] {
 
 function truncate(text: string, limit: number): string {
   return text.length <= limit ? text : `${text.slice(0, limit - 1)}…`;
+}
+
+/**
+ * The check run's details text: every changed case of every suite, one line each, most changed
+ * first, so nothing the summary had to leave out is lost. Cut to `limit` characters, saying so.
+ */
+export function checkText(result: EvaluationResult, limit: number): string {
+  const lines: string[] = [];
+  for (const suite of result.suites) {
+    const changed = suite.cases.filter((c) => c.change > 0 || c.notes.length > 0).sort((a, b) => b.change - a.change);
+    if (changed.length === 0) continue;
+    lines.push(`### ${escapeMarkdown(suite.name)}: ${changed.length} changed case${changed.length === 1 ? '' : 's'}`, '');
+    for (const c of changed) {
+      const similarity = c.similarityToBase === undefined ? '' : ` (similarity to main ${c.similarityToBase.toFixed(3)})`;
+      const where = c.line === undefined ? '' : ` ${escapeMarkdown(suite.files.dataset)}:${c.line}`;
+      const notes = c.notes.length > 0 ? `: ${c.notes.map((n) => escapeMarkdown(n)).join('; ')}` : '';
+      lines.push(`- **${escapeMarkdown(c.id)}**${where}${similarity}${truncate(notes, 600)}`);
+    }
+    lines.push('');
+  }
+  if (lines.length === 0) return 'No case changed.';
+  const text = lines.join('\n');
+  if (text.length <= limit) return text;
+  const note = '\n\n…cut to fit GitHub\'s 65,535-character limit; the CLI\'s `--format json` has every case.';
+  return `${text.slice(0, limit - note.length - 1)}${note}`;
 }

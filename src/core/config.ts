@@ -19,6 +19,9 @@ export const METRICS = {
   latency_p50: { label: 'latency p50 (ms)', higherIsBetter: false },
   latency_p95: { label: 'latency p95 (ms)', higherIsBetter: false },
   error_rate: { label: 'error rate', higherIsBetter: false },
+  bleu: { label: 'BLEU vs reference', higherIsBetter: true },
+  rouge_l: { label: 'ROUGE-L F1 vs reference', higherIsBetter: true },
+  edit_similarity: { label: 'edit similarity vs reference', higherIsBetter: true },
   consistency_exact: { label: 'samples identical (share of pairs)', higherIsBetter: true },
   consistency_similarity: { label: 'similarity among samples', higherIsBetter: true },
 } as const;
@@ -102,12 +105,22 @@ export const Gate = z
       .nonnegative()
       .optional()
       .describe("The PR's value may be at most this fraction above main's (relative: 0.2 allows +20%)."),
+    on: z
+      .enum(['mean', 'interval'])
+      .optional()
+      .describe(
+        '`mean` (the default) compares the means; `interval` uses the 95% bootstrap interval of the paired per-case deltas: fail only when the whole interval is past the margin, pass when none of it is, and otherwise report "inconclusive" with how many cases would decide.',
+      ),
   })
   .strict()
   .refine(
     (gate) => [gate.min, gate.max, gate.max_drop, gate.max_increase].some((v) => v !== undefined),
     'a gate needs at least one of min, max, max_drop or max_increase',
-  );
+  )
+  .refine((gate) => gate.on !== 'interval' || gate.max_drop !== undefined || gate.max_increase !== undefined, {
+    message: '`on: interval` compares the PR with main, so it needs max_drop or max_increase',
+    path: ['on'],
+  });
 export type Gate = z.infer<typeof Gate>;
 
 /** The gates a suite gets when it names none: a common output-similarity alarm level, no lost assertions, few errors. */

@@ -1,4 +1,5 @@
 import type { Gate, MetricName } from './config.js';
+import { decideMeanGate } from './stats/decide.js';
 import type { GateOutcome, MetricRow } from './types.js';
 
 /** Floating-point slack so that a value printed as exactly the threshold is treated as on it. */
@@ -13,7 +14,8 @@ export interface MetricValues {
  * Applies one gate to a metric's values. A value exactly on a threshold passes. A gate whose
  * metric has no value (no reference answers, no assertions) is not applicable and passes, saying so.
  */
-export function applyGate(gate: Gate, values: MetricValues, label: string): GateOutcome {
+export function applyGate(gate: Gate, values: MetricValues, label: string, deltas: readonly number[] = []): GateOutcome {
+  if (gate.on === 'interval') return applyIntervalGate(gate, values, label, deltas);
   const threshold = describeThreshold(gate);
   const failures: string[] = [];
   const notApplicable: string[] = [];
@@ -45,6 +47,26 @@ export function applyGate(gate: Gate, values: MetricValues, label: string): Gate
   return { gate, threshold, pass: true, reason: `${label} is ${fmt(head)}, within ${threshold}${suffix}` };
 }
 
+/**
+ * "Fail only if the whole interval is past the margin": decided on the 95% bootstrap interval of
+ * the paired per-case deltas. An interval that straddles the margin is inconclusive, with how many
+ * cases would decide it.
+ */
+function applyIntervalGate(gate: Gate, values: MetricValues, label: string, deltas: readonly number[]): GateOutcome {
+  const threshold = `${describeThreshold(gate)} (95% interval)`;
+  // max_increase is relative to main's value; flip signs so "higher is better" holds for the decision.
+  const increase = gate.max_drop === undefined;
+  const margin = increase ? (values.base ?? 0) * gate.max_increase! : gate.max_drop!;
+  const decision = decideMeanGate(increase ? deltas.map((d) => -d) : deltas, margin);
+  const [low, high] = increase ? [-decision.high, -decision.low] : [decision.low, decision.high];
+  const span = Number.isNaN(low) ? 'no paired cases' : `mean change ${fmt(increase ? -decision.mean : decision.mean)}, 95% interval ${fmt(low)} to ${fmt(high)}`;
+  const allowed = increase ? `a rise of at most ${fmt(margin)}` : `a drop of at most ${fmt(margin)}`;
+  if (decision.verdict === 'fail') return { gate, threshold, pass: false, reason: `${label}: ${span}, entirely beyond ${allowed}` };
+  if (decision.verdict === 'pass') return { gate, threshold, pass: true, reason: `${label}: ${span}, entirely within ${allowed}` };
+  const more = decision.casesNeeded === undefined ? '' : `; about ${decision.casesNeeded} paired cases (${Math.max(0, decision.casesNeeded - deltas.length)} more) would decide it`;
+  return { gate, threshold, pass: true, inconclusive: true, reason: `${label}: ${span}, which straddles ${allowed}, so the data cannot decide${more}` };
+}
+
 export function describeThreshold(gate: Gate): string {
   const parts: string[] = [];
   if (gate.min !== undefined) parts.push(`≥ ${fmt(gate.min)}`);
@@ -58,10 +80,11 @@ export function describeThreshold(gate: Gate): string {
 export function gateRows(
   rows: Omit<MetricRow, 'gates' | 'verdict'>[],
   gates: readonly Gate[],
+  deltasFor: (metric: MetricName) => readonly number[] = () => [],
 ): MetricRow[] {
   return rows.map((row) => {
-    const outcomes = gates.filter((gate) => gate.metric === row.metric).map((gate) => applyGate(gate, row, row.label));
-    const verdict = outcomes.length === 0 ? 'info' : outcomes.every((o) => o.pass) ? 'pass' : 'fail';
+    const outcomes = gates.filter((gate) => gate.metric === row.metric).map((gate) => applyGate(gate, row, row.label, gate.on === 'interval' ? deltasFor(row.metric) : []));
+    const verdict = outcomes.length === 0 ? 'info' : outcomes.some((o) => !o.pass) ? 'fail' : outcomes.some((o) => o.inconclusive) ? 'inconclusive' : 'pass';
     return { ...row, gates: outcomes, verdict };
   });
 }

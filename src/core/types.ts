@@ -2,8 +2,11 @@ import type { Gate, MetricName } from './config.js';
 import type { Problem } from './problem.js';
 import type { TokenUsage } from '../ports.js';
 
-/** A suite's or a run's outcome. `error` means it could not be evaluated: never a green check. */
-export type Verdict = 'pass' | 'fail' | 'error';
+/**
+ * A suite's or a run's outcome. `inconclusive`: the data cannot decide a gate either way (a neutral
+ * check, explained). `error`: it could not be evaluated, never a green check.
+ */
+export type Verdict = 'pass' | 'fail' | 'inconclusive' | 'error';
 export type Side = 'base' | 'head';
 
 export interface SampleResult {
@@ -37,6 +40,8 @@ export interface SideResult {
   assertions: AssertionOutcome[];
   /** Cosine similarity of the output to the case's reference answer, when it has one. */
   similarityToReference?: number;
+  /** Word-overlap scores against the reference answer, when the case has one. */
+  lexical?: { bleu: number; rougeL: number; editSimilarity: number };
   /** The judge's grade per rubric (score mode). */
   judge?: Record<string, JudgeOutcome>;
   /** With several samples: the share of sample pairs that are identical, and their mean cosine similarity. */
@@ -81,7 +86,10 @@ export interface GateOutcome {
   gate: Gate;
   /** The threshold in words, e.g. `≥ 0.85` or `drop ≤ 0.05`. */
   threshold: string;
+  /** False only for a failed gate; an inconclusive gate does not fail. */
   pass: boolean;
+  /** The interval straddles the threshold: more cases or samples are needed to decide. */
+  inconclusive?: boolean;
   /** One sentence: why it passed or failed. */
   reason: string;
 }
@@ -93,9 +101,32 @@ export interface MetricRow {
   base?: number;
   head?: number;
   delta?: number;
+  /** The paired comparison over cases present at both refs (head minus base). */
+  paired?: PairedStats;
   gates: GateOutcome[];
   /** `info` when no gate reads this metric. */
-  verdict: 'pass' | 'fail' | 'info';
+  verdict: 'pass' | 'fail' | 'inconclusive' | 'info';
+}
+
+export interface PairedStats {
+  n: number;
+  meanDelta: number;
+  /** 95% percentile-bootstrap interval of the mean delta. */
+  low: number;
+  high: number;
+  /** Two-sided p-value of the paired test, when one applies. */
+  pValue?: number;
+  test?: 'wilcoxon' | 'mcnemar';
+}
+
+export interface DriftPanel {
+  /** Mean Jensen-Shannon divergence (bits) of the two output distributions over random projections. */
+  jsDivergence: number;
+  /** 1 − cosine of the two centroids of the output embeddings. */
+  centroidCosineShift: number;
+  /** Permutation-test p-value of the centroid distance. */
+  pValue: number;
+  method: string;
 }
 
 export interface SideUsage {
@@ -123,6 +154,10 @@ export interface SuiteResult {
   rows: MetricRow[];
   cases: CaseResult[];
   counts: { paired: number; added: number; removed: number };
+  /** Paired cases that got better, worse, or stayed put (assertions, errors, judge, reference similarity). */
+  changes: { improved: number; regressed: number; unchanged: number };
+  /** How far the PR's outputs moved as a distribution, when both sides have enough answers. */
+  drift?: DriftPanel;
   usage: { base: SideUsage; head: SideUsage };
 }
 
@@ -144,6 +179,8 @@ export interface EvaluationResult {
   /** What produced the scores: a comparison across different scorers is not a regression. */
   provenance: Provenance;
   totals: { calls: number; cachedCalls: number; costUsd: number; durationMs: number };
+  /** `report.top_cases` of the configuration obeyed: how many changed cases a report details. */
+  topCases?: number;
 }
 
 export interface Provenance {

@@ -12,4 +12,8 @@ export class MemoryDeliveryLog implements DeliveryLog {
     if (this.seen.size > this.capacity) this.seen.delete(this.seen.values().next().value!);
     return true;
   }
+
+  async release(deliveryId: string): Promise<void> {
+    this.seen.delete(deliveryId);
+  }
 }

@@ -14,6 +14,9 @@ const UNITS: Record<BuiltinMetric, MetricUnit> = {
   latency_p50: 'ms',
   latency_p95: 'ms',
   error_rate: 'rate',
+  bleu: 'score',
+  rouge_l: 'score',
+  edit_similarity: 'score',
   consistency_exact: 'rate',
   consistency_similarity: 'score',
 };
@@ -53,6 +56,13 @@ export function suiteMetricRows(cases: readonly CaseResult[]): Row[] {
   add('latency_p50', percentile(okSamples(baseSides).map((s) => s.latencyMs), 50), percentile(okSamples(headSides).map((s) => s.latencyMs), 50));
   add('latency_p95', percentile(okSamples(baseSides).map((s) => s.latencyMs), 95), percentile(okSamples(headSides).map((s) => s.latencyMs), 95));
   add('error_rate', errorRate(baseSides), errorRate(headSides));
+  const lexical = (sides: readonly SideResult[], key: 'bleu' | 'rougeL' | 'editSimilarity') =>
+    mean(sides.flatMap((side) => (side.lexical ? [side.lexical[key]] : [])));
+  if ([...baseSides, ...headSides].some((side) => side.lexical)) {
+    add('bleu', lexical(baseSides, 'bleu'), lexical(headSides, 'bleu'));
+    add('rouge_l', lexical(baseSides, 'rougeL'), lexical(headSides, 'rougeL'));
+    add('edit_similarity', lexical(baseSides, 'editSimilarity'), lexical(headSides, 'editSimilarity'));
+  }
   // Consistency exists only when cases are sampled more than once.
   const consistency = (sides: readonly SideResult[], key: 'exactMatch' | 'similarity') =>
     mean(sides.flatMap((side) => (side.consistency?.[key] === undefined ? [] : [side.consistency[key]!])));
@@ -126,4 +136,34 @@ export function caseChange(c: Pick<CaseResult, 'base' | 'head' | 'similarityToBa
     notes.push('case removed in the PR');
   }
   return { change, notes };
+}
+
+/** Reference similarity must move by more than this to count a case as better or worse. */
+const MATERIAL_SIMILARITY_CHANGE = 0.05;
+
+/**
+ * Whether a paired case got better or worse: assertions that flipped, an error that appeared or
+ * went away, a judge score that moved, or similarity to the reference that moved materially.
+ */
+export function classifyCase(c: Pick<CaseResult, 'base' | 'head'>): 'improved' | 'regressed' | 'unchanged' {
+  if (!c.base || !c.head) return 'unchanged';
+  let score = 0;
+  if (c.head.error && !c.base.error) return 'regressed';
+  if (c.base.error && !c.head.error) return 'improved';
+  const before = new Map(c.base.assertions.map((a) => [a.label, a.pass]));
+  for (const outcome of c.head.assertions) {
+    const was = before.get(outcome.label);
+    if (was === true && !outcome.pass) score -= 1;
+    if (was === false && outcome.pass) score += 1;
+  }
+  for (const [rubric, judged] of Object.entries(c.head.judge ?? {})) {
+    const was = c.base.judge?.[rubric]?.score;
+    if (judged.score !== undefined && was !== undefined) score += Math.sign(judged.score - was);
+  }
+  const similarityBefore = c.base.similarityToReference;
+  const similarityAfter = c.head.similarityToReference;
+  if (similarityBefore !== undefined && similarityAfter !== undefined && Math.abs(similarityAfter - similarityBefore) > MATERIAL_SIMILARITY_CHANGE) {
+    score += Math.sign(similarityAfter - similarityBefore);
+  }
+  return score < 0 ? 'regressed' : score > 0 ? 'improved' : 'unchanged';
 }

@@ -62,6 +62,12 @@ export function formatSimilarity(value: number | undefined): string {
   return value.toFixed(2).replace('-', MINUS);
 }
 
+/** A p-value to three decimals; below that, `< 0.001`. */
+export function formatPValue(value: number): string {
+  if (!Number.isFinite(value)) return MISSING;
+  return value < 0.001 ? '< 0.001' : value.toFixed(3);
+}
+
 /**
  * Cuts text to at most `max` characters, ending with `…` when cut. Never splits a surrogate pair, so
  * the result stays valid UTF-16.

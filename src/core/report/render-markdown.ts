@@ -1,11 +1,11 @@
-import { METRICS } from '../config.js';
 import { formatProblem, type Problem } from '../problem.js';
-import type { CaseResult, EvaluationResult, MetricRow, SuiteResult, Verdict } from '../types.js';
+import type { CaseResult, DriftPanel, EvaluationResult, MetricRow, SuiteResult, Verdict } from '../types.js';
 import { escapeHtml, escapeMarkdown } from './escape-markdown.js';
 import {
   formatCount,
   formatDelta,
   formatDuration,
+  formatPValue,
   formatSimilarity,
   formatUsd,
   formatValue,
@@ -71,7 +71,7 @@ const MAX_CASE_ITEMS = 10;
 const MAX_MODELS = 5;
 const BLOCK_SEPARATOR = '\n\n';
 
-const VERDICT_WORDS: Record<Verdict, string> = { pass: 'passed', fail: 'failed', error: 'error' };
+const VERDICT_WORDS: Record<Verdict, string> = { pass: 'passed', fail: 'failed', inconclusive: 'inconclusive', error: 'error' };
 
 /** `LLMOps Gate: failed`: the status in words, for the report heading and a check run title. */
 export function verdictTitle(verdict: Verdict): string {
@@ -224,7 +224,7 @@ function renderTable(rows: readonly MetricRow[]): string {
       escapeMarkdown(truncateText(label, MAX_LINE_CHARS)),
       numberCell(formatValue(row.base, row.unit)),
       numberCell(formatValue(row.head, row.unit)),
-      numberCell(formatDelta(delta, row.unit)),
+      numberCell(describeDelta(delta, row)),
       gate ? escapeMarkdown(truncateText(gate, MAX_LINE_CHARS)) : MISSING,
       verdict,
     ];
@@ -233,22 +233,47 @@ function renderTable(rows: readonly MetricRow[]): string {
   return lines.join('\n');
 }
 
-/** Our own formatted numbers hold only digits, signs, `.` and `$`; GitHub reads a `$` pair as math. */
+/**
+ * The delta, and with paired statistics its 95% bootstrap interval and p-value: a reviewer sees
+ * whether the change is more than noise.
+ */
+function describeDelta(delta: number | undefined, row: MetricRow): string {
+  const text = formatDelta(delta, row.unit);
+  if (!row.paired) return text;
+  const { low, high, pValue } = row.paired;
+  const interval = `[${formatDelta(low, row.unit)}, ${formatDelta(high, row.unit)}]`;
+  return `${text} ${interval}${pValue === undefined ? '' : ` p ${formatPValue(pValue)}`}`;
+}
+
+/** Our own formatted numbers hold only digits, signs, brackets, `.`, `<` and `$`; GitHub reads a `$` pair as math. */
 function numberCell(text: string): string {
-  return text.replace(/\$/g, '\\$');
+  return text.replace(/\$/g, '\\$').replace(/</g, '&lt;');
 }
 
 function renderSuiteFacts(suite: SuiteResult): string {
   const { paired, added, removed } = suite.counts;
+  const changes = suite.changes
+    ? ` (${formatCount(suite.changes.improved)} improved, ${formatCount(suite.changes.regressed)} regressed, ${formatCount(suite.changes.unchanged)} unchanged)`
+    : '';
   const facts = [
-    `Cases: ${formatCount(paired)} paired, ${formatCount(added)} added, ${formatCount(removed)} removed`,
+    `Cases: ${formatCount(paired)} paired${changes}, ${formatCount(added)} added, ${formatCount(removed)} removed`,
     `${formatCount(suite.samples)} ${suite.samples === 1 ? 'sample' : 'samples'} per case`,
   ];
   const model = describeModels(suite);
   if (model) facts.push(`model ${model}`);
   const files = [suite.files.prompt, suite.files.model, suite.files.dataset].filter(Boolean);
   if (files.length > 0) facts.push(`files ${files.join(', ')}`);
-  return `${facts.map((fact) => escapeMarkdown(truncateText(fact, MAX_LINE_CHARS))).join(' · ')}.`;
+  const text = `${facts.map((fact) => escapeMarkdown(truncateText(fact, MAX_LINE_CHARS))).join(' · ')}.`;
+  return suite.drift ? `${text}\n\n${describeDrift(suite.drift)}` : text;
+}
+
+function describeDrift(drift: DriftPanel): string {
+  const facts = [
+    `Jensen-Shannon divergence ${formatValue(drift.jsDivergence, 'score')} bits`,
+    `centroid shift ${formatValue(drift.centroidCosineShift, 'score')}`,
+    `p ${formatPValue(drift.pValue)}`,
+  ];
+  return escapeMarkdown(truncateText(`Output drift: ${facts.join(', ')} (${drift.method}).`, MAX_LINE_CHARS));
 }
 
 function renderProblems(title: string, problems: readonly Problem[], limit: number): string {
@@ -290,6 +315,7 @@ function renderCase(c: CaseResult, prepared: Prepared, diffChars: number): strin
   for (const assertion of c.head?.assertions ?? []) {
     if (!assertion.pass) items.push(`fails ${assertion.label} in the PR: ${assertion.reason}`);
   }
+  items.push(...describeJudging(c));
   if (diff.cut) items.push(`Diff cut at ${formatCount(diffChars)} characters.`);
   if (items.length > 0) lines.push(renderList(items, MAX_CASE_ITEMS), '');
   lines.push('</details>');
@@ -304,6 +330,32 @@ function renderCaseDiff(c: CaseResult, prepared: Prepared, diffChars: number): {
     prepared.diffs.set(c, parts);
   }
   return renderWordDiffHtml(parts, diffChars);
+}
+
+/** The judge's grades and reasons, one line per rubric: every score carries a reason a reviewer can read. */
+function describeJudging(c: CaseResult): string[] {
+  const lines: string[] = [];
+  const rubrics = new Set([...Object.keys(c.base?.judge ?? {}), ...Object.keys(c.head?.judge ?? {})]);
+  for (const rubric of rubrics) {
+    const base = c.base?.judge?.[rubric];
+    const head = c.head?.judge?.[rubric];
+    const failed = head?.error ?? base?.error;
+    if (failed) {
+      lines.push(`judge ${rubric}: ${failed}`);
+      continue;
+    }
+    const scores = `main ${base?.score ?? MISSING}, PR ${head?.score ?? MISSING}`;
+    lines.push(`judge ${rubric}: ${scores}${head?.reasoning ? ` — ${head.reasoning}` : ''}`);
+  }
+  for (const [rubric, outcome] of Object.entries(c.pairwise ?? {})) {
+    if (outcome.error) {
+      lines.push(`pairwise ${rubric}: ${outcome.error}`);
+      continue;
+    }
+    const winner = { head: 'the PR is better', base: "main's is better", tie: 'a tie' }[outcome.winner ?? 'tie'];
+    lines.push(`pairwise ${rubric}: ${winner}${outcome.reasoning ? ` — ${outcome.reasoning}` : ''}`);
+  }
+  return lines;
 }
 
 function describeChange(c: CaseResult): string {
@@ -329,6 +381,8 @@ function renderFooter(result: EvaluationResult, checkRunUrl: string | undefined)
     `provider ${result.provider}`,
     models.length > 0 ? `${models.length === 1 ? 'model' : 'models'} ${modelText}` : '',
     `embeddings ${result.embeddingModel}`,
+    result.provenance?.judgeModel ? `judge ${result.provenance.judgeModel}` : '',
+    describeFingerprints(result),
     `${formatCount(cases)} ${cases === 1 ? 'case' : 'cases'}`,
     `calls: ${formatCount(result.totals.calls)} made, ${formatCount(result.totals.cachedCalls)} cached`,
     `cost ${formatUsd(result.totals.costUsd)}`,
@@ -338,6 +392,15 @@ function renderFooter(result: EvaluationResult, checkRunUrl: string | undefined)
   const text = facts.map((fact) => escapeMarkdown(truncateText(fact, MAX_LINE_CHARS))).join(' · ');
   const link = renderCheckRunLink(checkRunUrl);
   return link ? `${text} · ${link}` : text;
+}
+
+/** A changed `system_fingerprint` means the provider's backend changed between the two runs. */
+function describeFingerprints(result: EvaluationResult): string {
+  const fingerprints = result.provenance?.fingerprints;
+  if (!fingerprints || fingerprints.base.length === 0 || fingerprints.head.length === 0) return '';
+  const base = [...fingerprints.base].sort().join(', ');
+  const head = [...fingerprints.head].sort().join(', ');
+  return base === head ? '' : `provider backend changed: system fingerprint ${base} on main, ${head} in the PR`;
 }
 
 function renderCheckRunLink(url: string | undefined): string {

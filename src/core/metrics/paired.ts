@@ -1,0 +1,102 @@
+import type { MetricName } from '../config.js';
+import { bootstrapMeanInterval } from '../stats/bootstrap.js';
+import { mcnemar } from '../stats/mcnemar.js';
+import { wilcoxonSignedRank } from '../stats/wilcoxon.js';
+import type { CaseResult, PairedStats, SideResult } from '../types.js';
+import { mean } from './vector.js';
+
+type PerCase = (c: CaseResult) => number | undefined;
+
+/** A side's mean over its successful samples of one sample field. */
+function sampleMean(side: SideResult | undefined, pick: (s: SideResult['samples'][number]) => number): number | undefined {
+  if (!side || side.error) return undefined;
+  return mean(side.samples.filter((s) => !s.error).map(pick));
+}
+
+function both(pick: (side: SideResult) => number | undefined): (c: CaseResult) => number | undefined {
+  return (c) => {
+    if (c.status !== 'paired' || !c.base || !c.head) return undefined;
+    const base = pick(c.base);
+    const head = pick(c.head);
+    return base === undefined || head === undefined ? undefined : head - base;
+  };
+}
+
+const allAssertionsHold = (side: SideResult): boolean => !side.error && side.assertions.every((a) => a.pass);
+
+/** Per-case head-minus-base values of a metric, for the paired statistics; undefined where it has none. */
+export function perCaseDelta(metric: MetricName): PerCase | undefined {
+  if (metric.startsWith('judge.')) {
+    const rubric = metric.slice('judge.'.length);
+    return both((side) => side.judge?.[rubric]?.score);
+  }
+  if (metric.startsWith('pairwise.')) {
+    const rubric = metric.slice('pairwise.'.length);
+    return (c) => {
+      const winner = c.pairwise?.[rubric]?.winner;
+      return winner === undefined ? undefined : winner === 'head' ? 0.5 : winner === 'base' ? -0.5 : 0;
+    };
+  }
+  switch (metric) {
+    case 'similarity_to_base':
+      return (c) => (c.similarityToBase === undefined ? undefined : c.similarityToBase - 1);
+    case 'similarity_to_reference':
+      return both((side) => side.similarityToReference);
+    case 'assertion_pass_rate':
+      return both((side) => (side.error || side.assertions.length === 0 ? undefined : side.assertions.filter((a) => a.pass).length / side.assertions.length));
+    case 'output_tokens':
+      return both((side) => sampleMean(side, (s) => s.usage.outputTokens));
+    case 'cost':
+      return both((side) => sampleMean(side, (s) => s.costUsd));
+    case 'latency_p50':
+    case 'latency_p95':
+      return both((side) => sampleMean(side, (s) => s.latencyMs));
+    case 'error_rate':
+      return both((side) => side.samples.filter((s) => s.error).length / Math.max(1, side.samples.length));
+    case 'bleu':
+      return both((side) => side.lexical?.bleu);
+    case 'rouge_l':
+      return both((side) => side.lexical?.rougeL);
+    case 'edit_similarity':
+      return both((side) => side.lexical?.editSimilarity);
+    case 'consistency_exact':
+      return both((side) => side.consistency?.exactMatch);
+    case 'consistency_similarity':
+      return both((side) => side.consistency?.similarity);
+    case 'length_ratio':
+      return both((side) => (side.error ? undefined : side.output.length));
+  }
+  return undefined;
+}
+
+export function perCaseDeltas(metric: MetricName, cases: readonly CaseResult[]): number[] {
+  const pick = perCaseDelta(metric);
+  if (!pick) return [];
+  return cases.flatMap((c) => {
+    const value = pick(c);
+    return value === undefined || !Number.isFinite(value) ? [] : [value];
+  });
+}
+
+/**
+ * The paired comparison of one metric: mean per-case delta with its bootstrap interval, and a
+ * paired test: McNemar on cases whose assertions all held (or whose call succeeded) at one ref and
+ * not the other, Wilcoxon signed-rank on the deltas of every other metric.
+ */
+export function pairedStats(metric: MetricName, cases: readonly CaseResult[], seed = 1): PairedStats | undefined {
+  const deltas = perCaseDeltas(metric, cases);
+  const interval = bootstrapMeanInterval(deltas, { seed });
+  if (!interval) return undefined;
+  const stats: PairedStats = { n: deltas.length, meanDelta: interval.mean, low: interval.low, high: interval.high };
+  if (metric === 'assertion_pass_rate' || metric === 'error_rate') {
+    const paired = cases.filter((c) => c.status === 'paired' && c.base && c.head);
+    const flag = metric === 'error_rate' ? (side: SideResult) => !side.error : allAssertionsHold;
+    const b = paired.filter((c) => flag(c.base!) && !flag(c.head!)).length;
+    const cFlips = paired.filter((c) => !flag(c.base!) && flag(c.head!)).length;
+    if (b + cFlips > 0) return { ...stats, pValue: mcnemar(b, cFlips).pValue, test: 'mcnemar' };
+    return { ...stats, pValue: 1, test: 'mcnemar' };
+  }
+  if (metric === 'similarity_to_base') return stats;
+  const wilcoxon = wilcoxonSignedRank(deltas);
+  return wilcoxon ? { ...stats, pValue: wilcoxon.pValue, test: 'wilcoxon' } : stats;
+}
