@@ -290,3 +290,39 @@ describe('evaluate with several samples per case', () => {
     expect(result.suites[0]!.reasons.join(' ')).toMatch(/consistency_exact \(consistency needs samples > 1/);
   });
 });
+
+describe('evaluate: paired statistics', () => {
+  it('attaches an interval and a paired test to each comparable metric, and counts regressed cases', async () => {
+    const repo = new MemoryRepo({ main: files(), pr: files({ 'prompts/support.md': '---\nsystem: You help Acme customers. Be brief.\n---\nQuestion: {{question}}\n' }) });
+    const result = await evaluate({ base: 'main', head: 'pr' }, deps(repo, new ScriptedLlm(supportModel)));
+    const suite = result.suites[0]!;
+    const rows = Object.fromEntries(suite.rows.map((r) => [r.metric, r]));
+    expect(rows.assertion_pass_rate!.paired).toMatchObject({ n: 8, meanDelta: -0.5, test: 'mcnemar' });
+    // 8 cases flipped from pass to fail and none back: the exact two-sided binomial p = 2 × 0.5^8.
+    expect(rows.assertion_pass_rate!.paired!.pValue).toBeCloseTo(0.0078125, 10);
+    expect(rows.similarity_to_reference!.paired).toMatchObject({ n: 8, test: 'wilcoxon' });
+    expect(rows.similarity_to_reference!.paired!.high).toBeLessThan(0);
+    expect(suite.changes).toEqual({ improved: 0, regressed: 8, unchanged: 0 });
+    expect(rows.bleu!.head).toBeLessThan(rows.bleu!.base!);
+    expect(suite.drift?.centroidCosineShift).toBeGreaterThan(0);
+    expect(suite.drift?.method).toMatch(/projection/i);
+  });
+
+  it('reports a gate on the interval that the data cannot decide as inconclusive', async () => {
+    const config = CONFIG.replace('      - metric: similarity_to_base\n        min: 0.85\n', '      - metric: similarity_to_reference\n        max_drop: 0.07\n        on: interval\n');
+    // One case in eight gets much worse: the mean drop is near the margin and the interval is wide.
+    const llm = new ScriptedLlm((request) => {
+      const answer = supportModel(request);
+      if (!lastUserMessage(request).startsWith('Q:')) return answer;
+      const index = QUESTIONS.findIndex((q) => lastUserMessage(request).toLowerCase().includes(q.toLowerCase()));
+      return index === 0 ? `${answer} but also some unrelated words about weather` : answer;
+    });
+    const repo = new MemoryRepo({ main: files({ '.llmops.yml': config }), pr: files({ '.llmops.yml': config, 'prompts/support.md': PROMPT_MAIN.replace('Question', 'Q') }) });
+    const result = await evaluate({ base: 'main', head: 'pr' }, deps(repo, llm));
+    const suite = result.suites[0]!;
+    expect(suite.rows.find((r) => r.metric === 'similarity_to_reference')?.verdict).toBe('inconclusive');
+    expect(suite.verdict).toBe('inconclusive');
+    expect(result.verdict).toBe('inconclusive');
+    expect(suite.reasons[0]).toMatch(/cannot decide; about \d+ paired cases/);
+  });
+});

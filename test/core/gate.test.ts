@@ -48,3 +48,37 @@ describe('gateRows', () => {
     expect(gatesWithoutRows([{ metric: 'cost' }], [{ metric: 'latency_p95', max: 1 }, { metric: 'cost', max: 1 }])).toEqual([{ metric: 'latency_p95', max: 1 }]);
   });
 });
+
+describe('interval gates', () => {
+  const drop = { metric: 'similarity_to_reference', max_drop: 0.05, on: 'interval' } as const;
+  it.each<[string, number[], 'pass' | 'fail' | 'inconclusive']>([
+    ['every case about the same', [0.01, -0.01, 0, 0.02, -0.02, 0.01, 0, -0.01], 'pass'],
+    ['every case clearly worse', [-0.3, -0.25, -0.35, -0.28, -0.32, -0.3, -0.27, -0.33], 'fail'],
+    ['noisy, centred on the margin', [0.2, -0.3, 0.1, -0.25, 0.15, -0.2, 0.05, -0.1], 'inconclusive'],
+  ])('%s: %s', (_name, deltas, expected) => {
+    const outcome = applyGate(drop, { base: 0.8, head: 0.8 }, 'similarity to reference', deltas);
+    const verdict = outcome.inconclusive ? 'inconclusive' : outcome.pass ? 'pass' : 'fail';
+    expect(verdict).toBe(expected);
+  });
+
+  it('says how many cases would decide an inconclusive gate', () => {
+    const outcome = applyGate(drop, { base: 0.8, head: 0.77 }, 'similarity to reference', [0.02, -0.12, 0.01, -0.1, 0.03, -0.09]);
+    expect(outcome.inconclusive).toBe(true);
+    expect(outcome.reason).toMatch(/straddles a drop of at most 0\.05, so the data cannot decide; about \d+ paired cases \(\d+ more\) would decide it/);
+  });
+
+  it('reads max_increase relative to main and flips the direction', () => {
+    const gate = { metric: 'cost', max_increase: 0.1, on: 'interval' } as const;
+    const worse = applyGate(gate, { base: 1, head: 1.5 }, 'cost', [0.5, 0.45, 0.55, 0.5, 0.48, 0.52]);
+    expect(worse.pass).toBe(false);
+    expect(worse.reason).toMatch(/entirely beyond a rise of at most 0\.1/);
+    const same = applyGate(gate, { base: 1, head: 1 }, 'cost', [0.01, -0.01, 0, 0.02, -0.02, 0]);
+    expect(same).toMatchObject({ pass: true });
+    expect(same.inconclusive).toBeUndefined();
+  });
+
+  it('marks the row inconclusive rather than failed', () => {
+    const rows = gateRows([{ metric: 'similarity_to_reference', label: 's', unit: 'score', base: 0.8, head: 0.78 }], [drop], () => [0.2, -0.3, 0.1, -0.25, 0.15, -0.2]);
+    expect(rows[0]!.verdict).toBe('inconclusive');
+  });
+});

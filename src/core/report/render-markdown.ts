@@ -91,11 +91,14 @@ export function renderMarkdown(result: EvaluationResult, options: RenderMarkdown
   const render = (detail: Detail, trimmed: boolean): Block[] =>
     renderBlocks(result, options, prepared, detail, trimmed ? maxChars : undefined);
   const levels = detailLevels(topCases);
+  // Levels before this one only shorten or drop cases; refilling them would retry what already failed.
+  const firstLeanLevel = CASE_DIFF_CHARS.length + topCases;
   let blocks: Block[] = [];
   for (const [index, detail] of levels.entries()) {
     blocks = render(detail, index > 0);
     const text = joinBlocks(blocks);
-    if (text.length <= maxChars) return index > 0 ? refillCases(levels, detail, render, maxChars) ?? text : text;
+    if (text.length > maxChars) continue;
+    return index >= firstLeanLevel ? (refillCases(levels, detail, render, maxChars) ?? text) : text;
   }
   return fitBlocks(blocks, maxChars);
 }
