@@ -9,10 +9,18 @@ export interface CallOutcome {
 }
 
 export interface CallRunner {
-  call(request: ChatRequest, sample: number): Promise<CallOutcome>;
+  /** `price` turns a result's usage into USD, counted against the budget. */
+  call(request: ChatRequest, sample: number, price?: (result: ChatResult) => number): Promise<CallOutcome>;
   /** Model calls actually made so far. */
   readonly calls: number;
+  /** USD spent on calls actually made. */
+  readonly spentUsd: number;
+  /** True once a call was refused because the budget was spent. */
+  readonly budgetReached: boolean;
 }
+
+/** The error of a call the budget did not allow: never made, never cached, and not a model failure. */
+export const BUDGET_REACHED = 'not run: the budget for this evaluation was reached';
 
 /**
  * Runs model calls under one concurrency limit, answering from the cache when it can. Identical
@@ -23,21 +31,32 @@ export function createCallRunner(options: {
   cache?: ResponseCache;
   concurrency: number;
   signal?: AbortSignal;
+  /** Stop making new calls once this much USD is spent. */
+  budgetUsd?: number;
 }): CallRunner {
   const { llm, cache, signal } = options;
   const limit = pLimit(options.concurrency);
   // Kept for the whole run, so a request asked twice (main and PR unchanged) is answered once.
   const seen = new Map<string, Promise<CallOutcome>>();
   let calls = 0;
+  let spentUsd = 0;
+  let budgetReached = false;
+  const overBudget = () => options.budgetUsd !== undefined && spentUsd >= options.budgetUsd;
 
-  async function fetchResult(key: string, request: ChatRequest, sample: number): Promise<CallOutcome> {
+  async function fetchResult(key: string, request: ChatRequest, sample: number, price?: (result: ChatResult) => number): Promise<CallOutcome> {
     const stored = await cache?.get(key);
     if (stored) return { result: stored, cached: true };
     if (signal?.aborted) return { result: cancelled(), cached: false };
     const result = await limit(async () => {
       if (signal?.aborted) return cancelled();
+      if (overBudget()) {
+        budgetReached = true;
+        return failed(BUDGET_REACHED);
+      }
       calls += 1;
-      return llm.complete(request, { sample, ...(signal ? { signal } : {}) });
+      const answer = await llm.complete(request, { sample, ...(signal ? { signal } : {}) });
+      spentUsd += price?.(answer) ?? 0;
+      return answer;
     });
     if (!result.error) await cache?.set(key, result);
     return { result, cached: false };
@@ -47,14 +66,20 @@ export function createCallRunner(options: {
     get calls() {
       return calls;
     },
-    async call(request, sample) {
+    get spentUsd() {
+      return spentUsd;
+    },
+    get budgetReached() {
+      return budgetReached;
+    },
+    async call(request, sample, price) {
       const key = completionKey(llm.provider, request, sample);
       const earlier = seen.get(key);
       if (earlier) {
         const { result } = await earlier;
         return { result, cached: !result.error };
       }
-      const pending = fetchResult(key, request, sample);
+      const pending = fetchResult(key, request, sample, price);
       seen.set(key, pending);
       const outcome = await pending;
       // A failed call may succeed when asked again; only answers are shared.
@@ -65,5 +90,9 @@ export function createCallRunner(options: {
 }
 
 function cancelled(): ChatResult {
-  return { output: '', usage: { inputTokens: 0, outputTokens: 0 }, latencyMs: 0, error: 'cancelled' };
+  return failed('cancelled');
+}
+
+function failed(error: string): ChatResult {
+  return { output: '', usage: { inputTokens: 0, outputTokens: 0 }, latencyMs: 0, error };
 }

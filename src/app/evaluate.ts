@@ -27,8 +27,8 @@ import type {
   SuiteResult,
   Verdict,
 } from '../core/types.js';
-import type { ChatRequest, Clock, Embedder, LlmClient, RepoReader, ResponseCache } from '../ports.js';
-import { createCallRunner, type CallRunner } from './call-runner.js';
+import type { ChatRequest, ChatResult, Clock, Embedder, LlmClient, RepoReader, ResponseCache } from '../ports.js';
+import { BUDGET_REACHED, createCallRunner, type CallRunner } from './call-runner.js';
 
 export interface EvaluateRequest {
   /** The ref the PR merges into: its `.llmops.yml` is the one obeyed. */
@@ -59,6 +59,8 @@ export interface EvaluateDeps {
   clock?: Clock;
   signal?: AbortSignal;
   onProgress?: (progress: Progress) => void;
+  /** Told the expected calls and cost once the cases are rendered, before any call. */
+  onEstimate?: (estimate: { calls: number; costUsd: number }) => void;
   /** An upper bound on the config's `concurrency`, set by whoever runs the engine. */
   maxConcurrency?: number;
 }
@@ -152,15 +154,28 @@ async function runEvaluation(
   const runner = createCallRunner({
     llm: deps.llm,
     concurrency: Math.min(config.concurrency, deps.maxConcurrency ?? Number.POSITIVE_INFINITY),
+    ...(config.budget_usd === undefined ? {} : { budgetUsd: config.budget_usd }),
     ...(deps.cache ? { cache: deps.cache } : {}),
     ...(deps.signal ? { signal: deps.signal } : {}),
   });
   const suites = await Promise.all(names.map((name) => loadSuite(name, config.suites[name]!, request, deps.repo)));
   const tasks = suites.flatMap((s) => s.tasks);
+  const estimate = estimateCost(tasks, suites, config.judge);
+  deps.onEstimate?.(estimate);
   await runTasks(tasks, runner, deps.onProgress);
   await runJudges(suites, runner, config.judge);
   const vectors = await embedAll(suites, tasks, embedder, deps.signal);
   const results = suites.map((s) => scoreSuite(s, vectors));
+  const skipped = tasks.reduce((n, t) => n + t.samples.filter((x) => x.error === BUDGET_REACHED).length, 0);
+  const budget = runner.budgetReached && config.budget_usd !== undefined ? { limitUsd: config.budget_usd, spentUsd: runner.spentUsd, skipped } : undefined;
+  if (budget) {
+    // A run cut short decides nothing: it reports what was evaluated and concludes neutral.
+    for (const result of results) {
+      if (result.problems.some((p) => !p.message.startsWith('on main:'))) continue;
+      result.reasons.unshift(`the budget of $${budget.limitUsd} was reached after $${budget.spentUsd.toFixed(4)}; ${skipped} case runs were not made, so nothing is concluded from this partial run`);
+      result.verdict = 'inconclusive';
+    }
+  }
   const verdict = worstVerdict(results.map((r) => r.verdict));
   const totals = {
     calls: runner.calls,
@@ -177,7 +192,19 @@ async function runEvaluation(
       head: distinct(tasks.filter((t) => t.side === 'head').flatMap((t) => t.samples.map((x) => x.systemFingerprint))),
     },
   };
-  return { ...shell, verdict, headline: headline(verdict, results), configChanged, suites: results, unaffectedSuites, totals, provenance, topCases: config.report.top_cases };
+  return {
+    ...shell,
+    verdict: worstVerdict(results.map((r) => r.verdict)),
+    headline: headline(worstVerdict(results.map((r) => r.verdict)), results),
+    configChanged,
+    suites: results,
+    unaffectedSuites,
+    totals,
+    provenance,
+    estimate,
+    ...(budget ? { budget } : {}),
+    topCases: config.report.top_cases,
+  };
 }
 
 interface LoadedSuite {
@@ -290,9 +317,10 @@ async function runTasks(tasks: CaseTask[], runner: CallRunner, onProgress: Evalu
     tasks.map(async (task) => {
       task.samples = await Promise.all(
         Array.from({ length: task.sampleCount }, async (_, sample) => {
-          const { result, cached } = await runner.call(task.request, sample);
           const prices = task.manifest.prices;
-          const cost = (result.usage.inputTokens * prices.input_per_million + result.usage.outputTokens * prices.output_per_million) / 1e6;
+          const price = (r: ChatResult) => (r.usage.inputTokens * prices.input_per_million + r.usage.outputTokens * prices.output_per_million) / 1e6;
+          const { result, cached } = await runner.call(task.request, sample, price);
+          const cost = price(result);
           if (!cached) costUsd += cost;
           const sampleResult: SampleResult = {
             output: result.output,
@@ -558,8 +586,9 @@ function requestText(task: CaseTask): string {
  * twice with the order swapped in pairwise mode. Judge calls share the run's limit and cache.
  */
 async function runJudges(suites: LoadedSuite[], runner: CallRunner, judge: Judge): Promise<void> {
+  const price = (r: ChatResult) => (r.usage.inputTokens * judge.prices.input_per_million + r.usage.outputTokens * judge.prices.output_per_million) / 1e6;
   const ask = async (messages: ChatRequest['messages']) => {
-    const { result } = await runner.call({ model: judge.model, messages, temperature: judge.temperature }, 0);
+    const { result } = await runner.call({ model: judge.model, messages, temperature: judge.temperature }, 0, price);
     return result;
   };
   const work: Promise<void>[] = [];
@@ -661,4 +690,32 @@ function outputDrift(cases: readonly CaseResult[], vectors: Vectors): DriftPanel
   const head = pick('head');
   if (base.length < MIN_DRIFT_CASES || head.length < MIN_DRIFT_CASES) return undefined;
   return embeddingDrift(base, head);
+}
+
+/** When a manifest sets no `max_tokens`, assume an answer of this many tokens for the estimate. */
+const ASSUMED_OUTPUT_TOKENS = 256;
+/** A judge's reply: a sentence of reasoning and a score. */
+const ASSUMED_JUDGE_TOKENS = 80;
+
+/**
+ * The calls and cost the run would make with an empty cache: an upper bound shown before running.
+ * Input tokens are estimated at four characters each.
+ */
+function estimateCost(tasks: readonly CaseTask[], suites: readonly LoadedSuite[], judge: Judge): { calls: number; costUsd: number } {
+  const tokens = (messages: ChatRequest['messages']) => Math.ceil(messages.reduce((n, m) => n + m.content.length, 0) / 4);
+  let calls = 0;
+  let costUsd = 0;
+  for (const task of tasks) {
+    const input = tokens(task.request.messages);
+    const output = task.request.max_tokens ?? ASSUMED_OUTPUT_TOKENS;
+    calls += task.sampleCount;
+    costUsd += (task.sampleCount * (input * task.manifest.prices.input_per_million + output * task.manifest.prices.output_per_million)) / 1e6;
+  }
+  for (const suite of suites) {
+    const perCase = suite.suite.rubrics.reduce((n, r) => n + (r.mode === 'score' ? 1 : 0) * 2 + (r.mode === 'pairwise' ? 2 : 0) + (r.mode === 'both' ? 4 : 0), 0);
+    const judged = suite.tasks.filter((t) => t.side === 'head').length * perCase;
+    calls += judged;
+    costUsd += (judged * (600 * judge.prices.input_per_million + ASSUMED_JUDGE_TOKENS * judge.prices.output_per_million)) / 1e6;
+  }
+  return { calls, costUsd };
 }

@@ -136,6 +136,7 @@ export class GitHubGate {
     }
     await client.updateCheckRun(job.checkRunId, { status: 'in_progress', output: { title: 'Evaluating', summary: 'Reading the configuration and the changed files.' } });
     let lastProgress = this.deps.clock.now();
+    let estimate: { calls: number; costUsd: number } | undefined;
     const changed = job.pullNumber === undefined ? () => client.compareFiles(job.baseSha, job.headSha) : () => client.pullRequestFiles(job.pullNumber!);
     const result = await evaluate(
       { base: job.baseSha, head: job.headSha, baseSha: job.baseSha, headSha: job.headSha, ...(job.suites.length ? { suites: job.suites } : {}) },
@@ -147,6 +148,9 @@ export class GitHubGate {
         clock: this.deps.clock,
         signal,
         maxConcurrency: this.deps.maxConcurrency,
+        onEstimate: (e) => {
+          estimate = e;
+        },
         onProgress: (p) => {
           const now = this.deps.clock.now();
           if (now - lastProgress < PROGRESS_INTERVAL_MS || p.done === p.total) return;
@@ -154,7 +158,12 @@ export class GitHubGate {
           void client
             .updateCheckRun(job.checkRunId, {
               status: 'in_progress',
-              output: { title: `Evaluating: ${p.done} of ${p.total} cases`, summary: `${p.done} of ${p.total} cases evaluated, ${p.calls} model calls, $${p.costUsd.toFixed(4)} so far.` },
+              output: {
+                title: `Evaluating: ${p.done} of ${p.total} cases`,
+                summary: `${p.done} of ${p.total} cases evaluated, ${p.calls} model calls, $${p.costUsd.toFixed(4)} so far${
+                  estimate ? ` (estimated before running: at most ${estimate.calls} calls, about $${estimate.costUsd.toFixed(4)})` : ''
+                }.`,
+              },
             })
             .catch(() => undefined);
         },

@@ -206,6 +206,11 @@ export const LlmopsConfig = z
     version: z.literal(1).default(1).describe('Configuration format version.'),
     embedding: Embedding.default({ model: 'local/universal-sentence-encoder-lite' }),
     concurrency: z.number().int().min(1).max(256).default(8).describe('Model calls in flight at once.'),
+    budget_usd: z
+      .number()
+      .positive()
+      .optional()
+      .describe('Most USD one evaluation may spend on model calls (judge included). Reaching it stops the run: the check is neutral, never a false regression.'),
     report: Report.default({ top_cases: 5 }),
     judge: Judge.default({ model: 'gpt-4o-mini', temperature: 0, prices: { input_per_million: 0, output_per_million: 0 } }),
     forks: z

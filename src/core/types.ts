@@ -179,6 +179,10 @@ export interface EvaluationResult {
   /** What produced the scores: a comparison across different scorers is not a regression. */
   provenance: Provenance;
   totals: { calls: number; cachedCalls: number; costUsd: number; durationMs: number };
+  /** Calls and cost expected before running (an upper bound: cached answers cost nothing). */
+  estimate?: { calls: number; costUsd: number };
+  /** Set when `budget_usd` stopped the run: what was spent and how many case runs were not made. */
+  budget?: { limitUsd: number; spentUsd: number; skipped: number };
   /** `report.top_cases` of the configuration obeyed: how many changed cases a report details. */
   topCases?: number;
 }

@@ -389,7 +389,7 @@ describe('pull_request', () => {
     for (const p of progress) {
       expect(p.status).toBe('in_progress');
       expect(p.output.title).toMatch(/^Evaluating: \d+ of 16 cases$/);
-      expect(p.output.summary).toMatch(/^\d+ of 16 cases evaluated, \d+ model calls, \$\d+\.\d{4} so far\.$/);
+      expect(p.output.summary).toMatch(/^\d+ of 16 cases evaluated, \d+ model calls, \$\d+\.\d{4} so far \(estimated before running: at most 16 calls, about \$\d+\.\d{4}\)\.$/);
     }
     expect(updates.at(-1)).toMatchObject({ status: 'completed', conclusion: 'failure' });
     expect(updates.filter((b) => b.status === 'completed')).toHaveLength(1);

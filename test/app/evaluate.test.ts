@@ -326,3 +326,32 @@ describe('evaluate: paired statistics', () => {
     expect(suite.reasons[0]).toMatch(/cannot decide; about \d+ paired cases/);
   });
 });
+
+describe('evaluate: cost estimate and budget', () => {
+  const PRICED = MANIFEST.replace('input_per_million: 1', 'input_per_million: 1000').replace('output_per_million: 2', 'output_per_million: 1000');
+
+  it('estimates the calls and cost before calling anything', async () => {
+    const repo = new MemoryRepo({ main: files(), pr: files({ 'prompts/support.md': `${PROMPT_MAIN} ` }) });
+    const estimates: { calls: number; costUsd: number }[] = [];
+    const llm = new ScriptedLlm(supportModel);
+    const result = await evaluate({ base: 'main', head: 'pr' }, deps(repo, llm, { onEstimate: (e) => estimates.push({ ...e, calls: e.calls + llm.requests.length * 1000 }) }));
+    // Reported once, before the first call; an upper bound of 16 calls (8 cases at 2 refs).
+    expect(estimates).toEqual([{ calls: 16, costUsd: expect.any(Number) }]);
+    expect(result.estimate!.costUsd).toBeGreaterThan(0);
+  });
+
+  it('stops at the budget and concludes neutral with what was evaluated, never a false regression', async () => {
+    const config = `budget_usd: 0.05\nconcurrency: 1\n${CONFIG}`;
+    const repo = new MemoryRepo({
+      main: files({ '.llmops.yml': config, 'models/support.yml': PRICED }),
+      pr: files({ '.llmops.yml': config, 'models/support.yml': PRICED, 'prompts/support.md': '---\nsystem: Be brief.\n---\nQuestion: {{question}}\n' }),
+    });
+    const llm = new ScriptedLlm(supportModel);
+    const result = await evaluate({ base: 'main', head: 'pr' }, deps(repo, llm));
+    expect(result.verdict).toBe('inconclusive');
+    expect(llm.requests.length).toBeLessThan(16);
+    expect(result.budget).toMatchObject({ limitUsd: 0.05, skipped: 16 - llm.requests.length });
+    expect(result.budget!.spentUsd).toBeGreaterThanOrEqual(0.05);
+    expect(result.suites[0]!.reasons[0]).toMatch(/^the budget of \$0\.05 was reached/);
+  });
+});
