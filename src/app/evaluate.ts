@@ -41,6 +41,11 @@ export interface EvaluateRequest {
   suites?: string[];
   /** Evaluate every suite, changed or not. */
   allSuites?: boolean;
+  /**
+   * Sample indices of the head side start here: with base = head this asks the same questions
+   * afresh (new cache keys), which is how `calibrate` measures the noise floor.
+   */
+  headSampleOffset?: number;
 }
 
 export interface Progress {
@@ -78,6 +83,8 @@ interface CaseTask {
   request: ChatRequest;
   manifest: ModelManifest;
   sampleCount: number;
+  /** First sample index: the head's can be shifted to draw fresh samples of the same request. */
+  sampleOffset: number;
   samples: SampleResult[];
   /** Judge grades per rubric, once the outputs are known. */
   judge: Record<string, JudgeOutcome>;
@@ -160,6 +167,7 @@ async function runEvaluation(
   });
   const suites = await Promise.all(names.map((name) => loadSuite(name, config.suites[name]!, request, deps.repo)));
   const tasks = suites.flatMap((s) => s.tasks);
+  for (const task of tasks) if (task.side === 'head') task.sampleOffset = request.headSampleOffset ?? 0;
   const estimate = estimateCost(tasks, suites, config.judge);
   deps.onEstimate?.(estimate);
   await runTasks(tasks, runner, deps.onProgress);
@@ -285,6 +293,7 @@ function planTasks(name: string, suite: Suite, side: Side, loaded: LoadedSide): 
       request: buildRequest(loaded, rendered.value),
       manifest: loaded.manifest,
       sampleCount: suite.samples,
+      sampleOffset: 0,
       samples: [],
       judge: {},
     });
@@ -319,7 +328,7 @@ async function runTasks(tasks: CaseTask[], runner: CallRunner, onProgress: Evalu
         Array.from({ length: task.sampleCount }, async (_, sample) => {
           const prices = task.manifest.prices;
           const price = (r: ChatResult) => (r.usage.inputTokens * prices.input_per_million + r.usage.outputTokens * prices.output_per_million) / 1e6;
-          const { result, cached } = await runner.call(task.request, sample, price);
+          const { result, cached } = await runner.call(task.request, task.sampleOffset + sample, price);
           const cost = price(result);
           if (!cached) costUsd += cost;
           const sampleResult: SampleResult = {

@@ -8,6 +8,7 @@ import { RecordingClient } from '../adapters/local/recording-client.js';
 import { ReplayClient } from '../adapters/local/replay-client.js';
 import { embedderFor, liveLlm } from '../adapters/model-adapters.js';
 import { evaluate, type Progress } from '../app/evaluate.js';
+import { noiseFloors, suggestedGatesYaml } from '../core/calibrate.js';
 import { formatProblem } from '../core/problem.js';
 import { renderJson } from '../core/report/render-json.js';
 import { renderMarkdown } from '../core/report/render-markdown.js';
@@ -28,13 +29,20 @@ export interface CliIo {
 export const EXIT = { pass: 0, fail: 1, error: 2, inconclusive: 3 } as const;
 
 const DEFAULT_CASSETTE = '.llmops/cassette.json';
+/** Sample indices of calibration's second run: far from any real `samples` count, so every answer is fresh. */
+const CALIBRATION_SAMPLE_OFFSET = 1000;
 
 const USAGE = `Usage: llmops-gate eval --base <ref> --head <ref> [options]
+       llmops-gate calibrate --ref <ref> [options]
 
-Evaluates the suites of .llmops.yml (read at --base) whose files changed between two git refs
-of a local checkout, and prints the gate report.
+eval: evaluates the suites of .llmops.yml (read at --base) whose files changed between two git
+refs of a local checkout, and prints the gate report.
+calibrate: runs every suite twice at one ref with fresh samples (identical inputs), prints each
+metric's noise floor and the gates it suggests. It needs a live endpoint (or a cassette recorded
+by calibrate --record).
 
 Options:
+  --ref REF           (calibrate) the ref whose noise floor is measured
   --repo DIR          the git checkout (default: the current directory)
   --config PATH       the configuration file inside the repository (default: .llmops.yml)
   --format md|json    report format (default: md)
@@ -59,6 +67,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       options: {
         base: { type: 'string' },
         head: { type: 'string' },
+        ref: { type: 'string' },
         repo: { type: 'string' },
         config: { type: 'string' },
         format: { type: 'string', default: 'md' },
@@ -81,12 +90,16 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return EXIT.pass;
   }
   const command = positionals[0];
-  if (command !== 'eval') {
+  if (command !== 'eval' && command !== 'calibrate') {
     io.stderr(`${command ? `unknown command "${command}"` : 'no command given'}\n\n${USAGE}\n`);
     return EXIT.error;
   }
-  if (!values.base || !values.head) {
-    io.stderr(`--base and --head are both required\n\n${USAGE}\n`);
+  const calibrating = command === 'calibrate';
+  // Calibration compares a ref with itself: two fresh runs of identical inputs.
+  const base = calibrating ? values.ref : values.base;
+  const head = calibrating ? values.ref : values.head;
+  if (!base || !head) {
+    io.stderr(`${calibrating ? '--ref is' : '--base and --head are both'} required\n\n${USAGE}\n`);
     return EXIT.error;
   }
   if (values.format !== 'md' && values.format !== 'json') {
@@ -110,20 +123,21 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let baseSha: string;
   let headSha: string;
   try {
-    [baseSha, headSha] = await Promise.all([repo.resolveRef(values.base), repo.resolveRef(values.head)]);
+    [baseSha, headSha] = await Promise.all([repo.resolveRef(base), repo.resolveRef(head)]);
   } catch (error) {
     io.stderr(`${error instanceof Error ? error.message : String(error)}\n`);
     return EXIT.error;
   }
   const result = await evaluate(
     {
-      base: values.base,
-      head: values.head,
+      base,
+      head,
       baseSha,
       headSha,
       ...(values.config ? { configPath: values.config } : {}),
       ...(values.suite ? { suites: values.suite } : {}),
-      allSuites: values.all,
+      allSuites: values.all || calibrating,
+      ...(calibrating ? { headSampleOffset: CALIBRATION_SAMPLE_OFFSET } : {}),
     },
     {
       repo,
@@ -141,6 +155,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     await writeFile(cassettePath, serializeCassette(llm.cassette()));
     io.stderr(`recorded ${Object.keys(llm.cassette().entries).length} answers to ${cassettePath}\n`);
   }
+  if (calibrating) return printCalibration(result, values.format === 'json', io);
   const report = values.format === 'json' ? renderJson(result) : renderMarkdown(result, {});
   io.stdout(report.endsWith('\n') ? report : `${report}\n`);
   if (values.out) await writeFile(resolve(io.cwd, values.out), report);
@@ -164,6 +179,26 @@ async function buildLlm(options: { live: boolean; record: boolean; cassettePath:
   const cassette = parseCassette(text, options.cassettePath);
   if (!cassette.ok) return `the cassette is invalid:\n${cassette.problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`;
   return new ReplayClient(cassette.value, 'openai');
+}
+
+function printCalibration(result: EvaluationResult, json: boolean, io: CliIo): number {
+  const floors = noiseFloors(result);
+  if (json) io.stdout(`${JSON.stringify({ verdict: result.verdict, headline: result.headline, noiseFloors: floors }, null, 2)}\n`);
+  else {
+    const lines: string[] = [];
+    for (const [suite, rows] of Object.entries(floors)) {
+      lines.push(`## ${suite}: noise floor from two runs of identical inputs`, '', '| metric | mean change | ± (95%) | cases | suggested gate |', '| --- | ---: | ---: | ---: | --- |');
+      for (const row of rows) {
+        const gate = row.suggestion ? Object.entries(row.suggestion).filter(([k]) => k !== 'metric').map(([k, v]) => `${k}: ${String(v)}`).join(', ') : '—';
+        lines.push(`| ${row.label} | ${row.meanDelta.toFixed(4)} | ${row.halfWidth.toFixed(4)} | ${row.n} | ${gate} |`);
+      }
+      lines.push('', 'Suggested gates (paste under the suite in .llmops.yml):', '', '```yaml', suggestedGatesYaml(rows), '```', '');
+    }
+    io.stdout(`${lines.join('\n')}\n`);
+  }
+  printProblems(result, io);
+  // Calibration concludes nothing about a change: only a run that could not be made is an error.
+  return result.verdict === 'error' ? EXIT.error : EXIT.pass;
 }
 
 function printProblems(result: EvaluationResult, io: CliIo): void {

@@ -39,7 +39,9 @@ function startModelServer(): Promise<{ server: Server; url: string; requests: ()
       const system = request.messages.find((m) => m.role === 'system')?.content ?? '';
       const question = request.messages.at(-1)!.content;
       const topic = question.includes('return') ? 'returns' : question.includes('parcel') ? 'shipping' : 'sizing';
-      const answer = system.includes('Cite') ? `Happy to help with ${topic}. See help/${topic}.` : `Happy to help with ${topic}.`;
+      const base = system.includes('Cite') ? `Happy to help with ${topic}. See help/${topic}.` : `Happy to help with ${topic}.`;
+      // Every third answer gains a word, like a sampled model would vary.
+      const answer = count % 3 === 0 ? `${base} Thanks!` : base;
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ id: 'x', object: 'chat.completion', created: 0, model: 'test-model', choices: [{ index: 0, message: { role: 'assistant', content: answer }, finish_reason: 'stop' }], usage: { prompt_tokens: 20, completion_tokens: 8, total_tokens: 28 } }));
     });
@@ -146,5 +148,30 @@ describe('llmops-gate eval (end to end on a git repository)', () => {
     const run = await cli(['eval', '--repo', repo, '--base', 'main', '--head', 'harmless', '--live']);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/OPENAI_API_KEY is not set/);
+  });
+});
+
+describe('llmops-gate calibrate', () => {
+  it('runs a ref against itself with fresh samples and suggests gates from the noise floor', async () => {
+    const repo = makeRepo();
+    const model = await startModelServer();
+    try {
+      const run = await cli(['eval', '--repo', repo, '--ref', 'main'].map((a) => (a === 'eval' ? 'calibrate' : a)), { OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: model.url });
+      expect(run.code).toBe(0);
+      // Both runs asked every case afresh: 3 cases twice.
+      expect(model.requests()).toBe(6);
+      expect(run.stdout).toContain('## support: noise floor from two runs of identical inputs');
+      expect(run.stdout).toMatch(/\| similarity to main \| -?\d\.\d{4} \| \d\.\d{4} \| 3 \| min: \d(\.\d+)? \|/);
+      expect(run.stdout).toContain('```yaml\ngates:\n  - metric: similarity_to_base\n    min: ');
+    } finally {
+      model.server.close();
+      rmSync(repo, { recursive: true, force: true });
+    }
+  });
+
+  it('requires --ref', async () => {
+    const run = await cli(['calibrate']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/--ref is required/);
   });
 });

@@ -1,0 +1,318 @@
+/**
+ * The fleet's Store: one Firestore database shared by every app replica.
+ *
+ * Layout (each collection name is preceded by `collectionPrefix`, empty in production):
+ * - `responses/{key}`: `{ result, writtenAt }`, one cached completion (never an error).
+ * - `embeddings/{sha256(model + '\0' + text)}`: `{ model, vector, writtenAt }`; `vector` is bytes
+ *   (little-endian float64), so values come back bit for bit and no array gets one index entry per
+ *   dimension.
+ * - `deliveries/{deliveryId}`: `{ writtenAt }`, created once (`create` fails on an existing id).
+ * - `runs/{runId}`: the RunRecord's fields plus `writtenAt`.
+ * - `runs/{runId}/cases/{suite:side:caseId}`: one StoredCaseResult plus `writtenAt`, so a run's
+ *   document stays small however many cases it has. A payload over MAX_PAYLOAD_BYTES is refused
+ *   with PayloadTooLargeError rather than split: one case's samples that large is a dataset to fix,
+ *   and a refusal keeps every case one document, written in one step.
+ *
+ * Indexes: every query here runs on Firestore's automatic single-field indexes; none needs a
+ * composite index or a collection-group index (see `listStaleRuns` and `purge`). Deployments may add
+ * single-field index exemptions for `responses.result`, `embeddings.vector` and `cases.payload`,
+ * which are never queried, to make writes cheaper.
+ */
+import { Firestore, type BulkWriter, type CollectionReference, type DocumentData, type DocumentReference, type Query } from '@google-cloud/firestore';
+import type { ChatResult, Clock, DeliveryLog, EmbeddingCache, ResponseCache, RunRecord, RunStore, Store, StoredCaseResult } from '../../ports.js';
+import { sha256 } from '../../core/hash.js';
+import {
+  assertCaseResultsFit,
+  byCase,
+  byUpdatedAt,
+  cachedCopy,
+  caseKey,
+  chunks,
+  decodeVector,
+  embeddingKey,
+  encodeVector,
+  isCacheable,
+  isStale,
+  OPEN_STATUSES,
+  systemClock,
+  type StoreOptions,
+} from './store-keys.js';
+
+export interface FirestoreStoreOptions extends StoreOptions {
+  projectId: string;
+  /** Put before every top-level collection name, so tests (or two deployments) can share a database. */
+  collectionPrefix?: string;
+  /** A client to use instead of a new one (its settings are then the caller's); `close` terminates it. */
+  firestore?: Firestore;
+}
+
+// gRPC status codes; the client's GrpcStatus enum is not a named export under ESM.
+const ALREADY_EXISTS = 6;
+
+// `getAll` reads at most this many documents per call, keeping each request and answer modest.
+const REFS_PER_GET_ALL = 300;
+// A WriteBatch takes at most 500 writes and 10 MiB. The emulator never answers a request over about
+// 4 MiB (measured: 4 MB commits, 5 MB hangs), so batches stay under 3.5 MB, which costs production
+// a few more round trips only when writing megabytes at once. Each write's size is its payload plus
+// an allowance for the document's path and field names.
+const WRITES_PER_BATCH = 500;
+const BYTES_PER_BATCH = 3_500_000;
+const BYTES_PER_WRITE_OVERHEAD = 512;
+// How many documents purge reads per page before deleting them.
+const PURGE_PAGE = 500;
+// Replicas updating one run at once must all get through; the client's default is 5 attempts.
+const TRANSACTION_ATTEMPTS = 20;
+
+export class FirestoreStore implements Store {
+  readonly responses: ResponseCache;
+  readonly embeddings: EmbeddingCache;
+  readonly deliveries: DeliveryLog;
+  readonly runs: RunStore;
+
+  readonly #db: Firestore;
+  readonly #clock: Clock;
+  readonly #runUpdates = new SerialByKey();
+  readonly #collections: { responses: CollectionReference; embeddings: CollectionReference; deliveries: CollectionReference; runs: CollectionReference };
+
+  constructor(options: FirestoreStoreOptions) {
+    // With FIRESTORE_EMULATOR_HOST set, the client talks to the emulator without credentials.
+    // ignoreUndefinedProperties drops absent optional fields, which Firestore would otherwise reject.
+    this.#db = options.firestore ?? new Firestore({ projectId: options.projectId, ignoreUndefinedProperties: true });
+    this.#clock = options.clock ?? systemClock;
+    const prefix = options.collectionPrefix ?? '';
+    const collection = (name: string) => this.#db.collection(`${prefix}${name}`);
+    this.#collections = { responses: collection('responses'), embeddings: collection('embeddings'), deliveries: collection('deliveries'), runs: collection('runs') };
+    const { responses, embeddings, deliveries, runs } = this.#collections;
+    const now = () => this.#clock.now();
+    const cases = (runId: string) => runs.doc(documentId(runId)).collection('cases');
+
+    this.responses = {
+      get: async (key) => {
+        const snapshot = await responses.doc(documentId(key)).get();
+        const result = snapshot.get('result') as ChatResult | undefined;
+        return result && cachedCopy(result);
+      },
+      set: async (key, result) => {
+        if (!isCacheable(result)) return;
+        await responses.doc(documentId(key)).set(strip({ result: cachedCopy(result), writtenAt: now() }));
+      },
+    };
+
+    this.embeddings = {
+      getMany: async (model, texts) => {
+        const textById = new Map(texts.map((text) => [embeddingKey(model, text), text]));
+        const found = new Map<string, number[]>();
+        const groups = chunks([...textById.keys()], REFS_PER_GET_ALL);
+        const snapshots = await Promise.all(groups.map((ids) => this.#db.getAll(...ids.map((id) => embeddings.doc(id)))));
+        for (const snapshot of snapshots.flat()) {
+          const vector = snapshot.get('vector') as Uint8Array | undefined;
+          if (vector) found.set(textById.get(snapshot.id)!, decodeVector(vector));
+        }
+        return found;
+      },
+      setMany: async (model, entries) => {
+        const writtenAt = now();
+        await this.#writeAll(
+          entries.map(([text, vector]) => ({ ref: embeddings.doc(embeddingKey(model, text)), data: { model, vector: encodeVector(vector), writtenAt }, bytes: vector.length * 8 })),
+        );
+      },
+    };
+
+    this.deliveries = {
+      claim: async (deliveryId) => {
+        try {
+          await deliveries.doc(documentId(deliveryId)).create({ writtenAt: now() });
+          return true;
+        } catch (error) {
+          if (isAlreadyExists(error)) return false;
+          throw error;
+        }
+      },
+      release: async (deliveryId) => {
+        await deliveries.doc(documentId(deliveryId)).delete();
+      },
+    };
+
+    this.runs = {
+      createRun: async (run) => {
+        const ref = runs.doc(documentId(run.id));
+        try {
+          await ref.create(strip({ ...run, writtenAt: now() }));
+          return { run: { ...run }, created: true };
+        } catch (error) {
+          if (!isAlreadyExists(error)) throw error;
+        }
+        // Runs are never deleted except by purge, so the one that beat us is there to read.
+        return { run: toRun((await ref.get()).data()!), created: false };
+      },
+      getRun: async (id) => {
+        const data = (await runs.doc(documentId(id)).get()).data();
+        return data && toRun(data);
+      },
+      // Transactions that collide are aborted and retried after a backoff of about a second, so
+      // this process queues its own updates of one run and leaves transactions to settle only
+      // collisions between replicas.
+      updateRun: (id, change) => this.#runUpdates.run(id, async () => {
+        const ref = runs.doc(documentId(id));
+        return this.#db.runTransaction(
+          async (transaction) => {
+            const data = (await transaction.get(ref)).data();
+            if (!data) return undefined;
+            const current = toRun(data);
+            const changed = change({ ...current });
+            if (!changed) return current;
+            const next = { ...changed, id };
+            transaction.set(ref, strip({ ...next, writtenAt: now() }));
+            return next;
+          },
+          { maxAttempts: TRANSACTION_ATTEMPTS },
+        );
+      }),
+      // `status in [...] and updatedAt < before` would need a composite index (status, updatedAt),
+      // and querying `updatedAt < before` alone would read every finished run in the history on
+      // each reaper pass. Open runs are few at any moment (queued or running jobs), so this queries
+      // the status alone, on its automatic single-field index, and compares updatedAt here.
+      listStaleRuns: async (before) => {
+        const snapshot = await runs.where('status', 'in', OPEN_STATUSES).get();
+        return snapshot.docs
+          .map((doc) => toRun(doc.data()))
+          .filter((run) => isStale(run, before))
+          .sort(byUpdatedAt);
+      },
+      putCaseResults: async (results) => {
+        assertCaseResultsFit(results);
+        const writtenAt = now();
+        await this.#writeAll(
+          results.map((result) => ({
+            ref: cases(result.runId).doc(documentId(caseKey(result))),
+            data: { runId: result.runId, suite: result.suite, side: result.side, caseId: result.caseId, payload: result.payload, writtenAt },
+            bytes: Buffer.byteLength(result.payload, 'utf8'),
+          })),
+        );
+      },
+      listCaseResults: async (runId) => {
+        const snapshot = await cases(runId).get();
+        return snapshot.docs.map((doc) => toCaseResult(doc.data())).sort(byCase);
+      },
+    };
+  }
+
+  /**
+   * Deletes everything last written before `before`, with a BulkWriter. A run's case results go with
+   * it, whatever their own age: they are found under the run, so no collection-group query (and no
+   * collection-group index) is needed. `removed` counts documents.
+   */
+  async purge(before: number): Promise<{ removed: number }> {
+    const writer = this.#db.bulkWriter();
+    let removed = 0;
+    const { responses, embeddings, deliveries, runs } = this.#collections;
+    try {
+      removed += await deleteAll(writer, runs.where('writtenAt', '<', before), async (run) => {
+        return deleteAll(writer, run.collection('cases'));
+      });
+      for (const collection of [responses, embeddings, deliveries]) {
+        removed += await deleteAll(writer, collection.where('writtenAt', '<', before));
+      }
+    } finally {
+      await writer.close();
+    }
+    return { removed };
+  }
+
+  async close(): Promise<void> {
+    await this.#db.terminate();
+  }
+
+  /** Sets every document, in WriteBatches under Firestore's per-batch limits, committed in parallel. */
+  async #writeAll(writes: readonly { ref: DocumentReference; data: DocumentData; bytes: number }[]): Promise<void> {
+    const batches: (typeof writes)[number][][] = [];
+    let current: (typeof writes)[number][] = [];
+    let currentBytes = 0;
+    for (const write of writes) {
+      if (current.length === WRITES_PER_BATCH || (current.length > 0 && currentBytes + write.bytes + BYTES_PER_WRITE_OVERHEAD > BYTES_PER_BATCH)) {
+        batches.push(current);
+        current = [];
+        currentBytes = 0;
+      }
+      current.push(write);
+      currentBytes += write.bytes + BYTES_PER_WRITE_OVERHEAD;
+    }
+    if (current.length > 0) batches.push(current);
+    await Promise.all(
+      batches.map((group) => {
+        const batch = this.#db.batch();
+        for (const { ref, data } of group) batch.set(ref, data);
+        return batch.commit();
+      }),
+    );
+  }
+}
+
+/** Runs tasks given the same key one after another, and tasks of different keys side by side. */
+class SerialByKey {
+  readonly #tails = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.#tails.get(key) ?? Promise.resolve();
+    const result = previous.then(task, task);
+    const tail = result.catch(() => undefined);
+    this.#tails.set(key, tail);
+    // The last task of a key removes it, so the map holds only keys with work in flight.
+    void tail.then(() => {
+      if (this.#tails.get(key) === tail) this.#tails.delete(key);
+    });
+    return result;
+  }
+}
+
+/**
+ * Deletes every document `query` matches, a page at a time (each page is gone before the next is
+ * read, so the same query finds the rest). `before` runs first on each document, e.g. to delete its
+ * subcollection; the count includes what it reports.
+ */
+async function deleteAll(
+  writer: BulkWriter,
+  query: Query,
+  before?: (ref: DocumentReference) => Promise<number>,
+): Promise<number> {
+  let removed = 0;
+  for (;;) {
+    const page = await query.select().limit(PURGE_PAGE).get();
+    if (page.empty) return removed;
+    for (const doc of page.docs) {
+      if (before) removed += await before(doc.ref);
+    }
+    const deletions = page.docs.map((doc) => writer.delete(doc.ref));
+    await writer.flush();
+    await Promise.all(deletions);
+    removed += page.size;
+  }
+}
+
+/**
+ * A Firestore document id for any string: kept as it is when Firestore allows it (no `/`, not `.`
+ * or `..`, not `__…__`, at most 1,500 bytes), otherwise `~` and its sha256. Ids kept as they are
+ * never start with `~`, so two different strings never share a document.
+ */
+export function documentId(id: string): string {
+  const allowed = id.length > 0 && !id.includes('/') && id !== '.' && id !== '..' && !/^__.*__$/s.test(id) && !id.startsWith('~') && Buffer.byteLength(id, 'utf8') <= 1_500;
+  return allowed ? id : `~${sha256(id)}`;
+}
+
+/** Firestore rejects `undefined`; the client is told to skip them, and this keeps a given client safe too. */
+function strip<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as T;
+}
+
+function isAlreadyExists(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === ALREADY_EXISTS;
+}
+
+function toRun(data: DocumentData): RunRecord {
+  const { writtenAt: _writtenAt, ...run } = data;
+  return run as RunRecord;
+}
+
+function toCaseResult(data: DocumentData): StoredCaseResult {
+  return { runId: data.runId, suite: data.suite, side: data.side, caseId: data.caseId, payload: data.payload };
+}

@@ -1,0 +1,67 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { Firestore } from '@google-cloud/firestore';
+import { documentId, FirestoreStore } from '../../../src/adapters/store/firestore-store.js';
+import { clearFirestore, describeWithEmulators } from '../../support/emulator-env.js';
+import { FakeClock, storeContract } from './store-contract.js';
+
+// A project of its own on the shared emulator: other test files that wipe the default test project
+// between their tests cannot wipe this file's data, and each test gets a fresh collection prefix.
+const PROJECT = 'llmops-gate-store-test';
+
+describeWithEmulators('FirestoreStore on the Firestore emulator', () => {
+  afterAll(() => clearFirestore(PROJECT));
+
+  let prefix = '';
+  storeContract('FirestoreStore', {
+    open: async (clock) => {
+      prefix = `t${randomUUID().slice(0, 8)}_`;
+      return new FirestoreStore({ projectId: PROJECT, collectionPrefix: prefix, clock });
+    },
+    reopen: async (clock) => new FirestoreStore({ projectId: PROJECT, collectionPrefix: prefix, clock }),
+  });
+
+  describe('document layout', () => {
+    const raw = new Firestore({ projectId: PROJECT });
+    afterAll(() => raw.terminate());
+
+    it('writes the documented paths, each stamped with writtenAt', async () => {
+      const layoutPrefix = `layout${randomUUID().slice(0, 8)}_`;
+      const store = new FirestoreStore({ projectId: PROJECT, collectionPrefix: layoutPrefix, clock: new FakeClock(1_234) });
+      try {
+        await store.responses.set('k1', { output: 'o', usage: { inputTokens: 1, outputTokens: 2 }, latencyMs: 3 });
+        await store.embeddings.setMany('m', [['t', [0.25, -1]]]);
+        await store.deliveries.claim('d1');
+        await store.runs.createRun({ id: 'r1', repo: 'o/r', headSha: 'h', baseSha: 'b', status: 'queued', createdAt: 1, updatedAt: 1 });
+        await store.runs.putCaseResults([{ runId: 'r1', suite: 's', side: 'head', caseId: 'c/1', payload: '{}' }]);
+
+        const response = await raw.doc(`${layoutPrefix}responses/k1`).get();
+        expect(response.data()).toEqual({ result: { output: 'o', usage: { inputTokens: 1, outputTokens: 2 }, latencyMs: 3 }, writtenAt: 1_234 });
+        const embeddings = await raw.collection(`${layoutPrefix}embeddings`).get();
+        expect(embeddings.docs.map((doc) => doc.id)).toEqual([sha256Hex('m\0t')]);
+        expect(embeddings.docs[0]!.get('vector')).toBeInstanceOf(Uint8Array);
+        expect((await raw.doc(`${layoutPrefix}deliveries/d1`).get()).data()).toEqual({ writtenAt: 1_234 });
+        const runDoc = await raw.doc(`${layoutPrefix}runs/r1`).get();
+        expect(runDoc.get('status')).toBe('queued');
+        expect(runDoc.get('writtenAt')).toBe(1_234);
+        const cases = await raw.collection(`${layoutPrefix}runs/r1/cases`).get();
+        expect(cases.docs.map((doc) => doc.id)).toEqual(['s:head:c%2F1']);
+        expect(cases.docs[0]!.get('writtenAt')).toBe(1_234);
+      } finally {
+        await store.close();
+      }
+    });
+  });
+});
+
+describe('documentId', () => {
+  it('keeps ids Firestore accepts and hashes the others, never letting two meet', () => {
+    expect(documentId('3f2a-delivery')).toBe('3f2a-delivery');
+    for (const id of ['a/b', '.', '..', '__name__', '~abc', '', 'x'.repeat(1_501)]) expect(documentId(id)).toMatch(/^~[0-9a-f]{64}$/);
+    expect(documentId('~abc')).not.toBe('~abc');
+  });
+});
+
+function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}

@@ -1,0 +1,76 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import Database from 'better-sqlite3';
+import { SCHEMA_VERSION, SqliteStore } from '../../../src/adapters/store/sqlite-store.js';
+import { storeContract } from './store-contract.js';
+
+const directory = mkdtempSync(join(tmpdir(), 'sqlite-store-'));
+let files = 0;
+let path = '';
+
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+storeContract('SqliteStore', {
+  open: async (clock) => {
+    path = join(directory, `store-${(files += 1)}.db`);
+    return SqliteStore.open(path, { clock });
+  },
+  reopen: async (clock) => new SqliteStore(path, { clock }),
+});
+
+describe('SqliteStore on its file', () => {
+  const root = fileURLToPath(new URL('../../..', import.meta.url));
+
+  it('keeps everything across a reopen, in WAL mode, at the current schema version', async () => {
+    const file = join(directory, 'reopen.db');
+    const first = SqliteStore.open(file);
+    await first.runs.createRun({ id: 'r1', repo: 'o/r', headSha: 'h', baseSha: 'b', status: 'queued', createdAt: 1, updatedAt: 1 });
+    await first.close();
+    const second = SqliteStore.open(file);
+    expect((await second.runs.getRun('r1'))?.status).toBe('queued');
+    await second.close();
+    const raw = new Database(file, { readonly: true });
+    expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(raw.prepare('SELECT version FROM schema_version').all()).toEqual([{ version: SCHEMA_VERSION }]);
+    raw.close();
+  });
+
+  it('refuses a file written by a newer schema', () => {
+    const file = join(directory, 'newer.db');
+    SqliteStore.open(file).close();
+    const raw = new Database(file);
+    raw.prepare('UPDATE schema_version SET version = ?').run(SCHEMA_VERSION + 1);
+    raw.close();
+    expect(() => SqliteStore.open(file)).toThrow(/schema version 2, newer than this build's 1/);
+  });
+
+  it('loses no update when separate processes update one run at once', async () => {
+    const file = join(directory, 'processes.db');
+    const store = SqliteStore.open(file);
+    await store.runs.createRun({ id: 'r1', repo: 'o/r', headSha: 'h', baseSha: 'b', status: 'in_progress', createdAt: 1, updatedAt: 1, calls: 0 });
+    const worker = `
+      const { SqliteStore } = await import(${JSON.stringify(join(root, 'src/adapters/store/sqlite-store.ts'))});
+      const store = SqliteStore.open(process.argv[1]);
+      let claimed = 0;
+      for (let i = 0; i < 200; i += 1) {
+        await store.runs.updateRun('r1', (run) => ({ ...run, calls: run.calls + 1 }));
+        if (await store.deliveries.claim('shared-' + (i % 50))) claimed += 1;
+      }
+      await store.close();
+      console.log(claimed);
+    `;
+    const run = promisify(execFile);
+    const outputs = await Promise.all(
+      Array.from({ length: 3 }, () => run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', worker, file], { cwd: root })),
+    );
+    expect((await store.runs.getRun('r1'))?.calls).toBe(600);
+    // Fifty delivery ids, each claimed by exactly one process.
+    expect(outputs.reduce((sum, { stdout }) => sum + Number(stdout), 0)).toBe(50);
+    await store.close();
+  }, 30_000);
+});
