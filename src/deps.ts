@@ -1,43 +1,50 @@
 import type { Probot } from 'probot';
 import { GitHubClient } from './adapters/github/github-client.js';
-import { InProcessQueue } from './adapters/local/in-process-queue.js';
-import { MemoryDeliveryLog } from './adapters/local/memory-delivery-log.js';
-import { MemoryResponseCache } from './adapters/local/memory-response-cache.js';
 import { embedderFor, liveLlm } from './adapters/model-adapters.js';
 import { GitHubGate, type GateDeps } from './app/github-gate.js';
 import type { GateJob } from './app/gate-job.js';
 import { Reruns } from './app/rerun.js';
 import type { AppEnv } from './env.js';
-import type { Logger } from './ports.js';
+import type { Infrastructure } from './infrastructure.js';
+import type { JobQueue, JobWorker, Logger } from './ports.js';
 
 export interface AppParts {
   gate: GitHubGate;
   reruns: Reruns;
-  queue: InProcessQueue<GateJob>;
+  queue: JobQueue<GateJob> & JobWorker<GateJob>;
 }
 
-/** The composition root: every adapter is built once here, from the parsed environment. */
-export function buildApp(app: Probot, env: AppEnv, overrides: Partial<GateDeps> = {}): AppParts {
-  const log: Logger = {
+export function probotLogger(app: Probot): Logger {
+  return {
     info: (fields, message) => app.log.info(fields, message),
     warn: (fields, message) => app.log.warn(fields, message),
     error: (fields, message) => app.log.error(fields, message),
   };
-  let gate: GitHubGate | undefined;
-  const queue = new InProcessQueue<GateJob>((job) => gate!.run(job), { concurrency: env.LLMOPS_WORKER_CONCURRENCY, log });
+}
+
+/**
+ * The composition root: every adapter is built once here, from the parsed environment and the
+ * infrastructure (store and queue) chosen for this process. Workers start taking jobs at once.
+ */
+export function buildApp(app: Probot, env: AppEnv, infrastructure: Pick<Infrastructure, 'store' | 'queue'>, overrides: Partial<GateDeps> = {}): AppParts {
+  const { store, queue } = infrastructure;
   const deps: GateDeps = {
     github: async (installationId, target) => new GitHubClient(await app.auth(installationId), { owner: target.owner, repo: target.repo }),
     llm: liveLlm(env),
     embedderFor: (model) => embedderFor(model, env),
-    cache: new MemoryResponseCache(),
+    cache: store.responses,
+    embeddingCache: store.embeddings,
+    runs: store.runs,
     queue,
-    deliveries: new MemoryDeliveryLog(),
-    log,
+    deliveries: store.deliveries,
+    log: probotLogger(app),
     clock: { now: () => Date.now() },
     checkName: env.LLMOPS_CHECK_NAME,
     maxConcurrency: env.LLMOPS_MAX_CONCURRENCY,
+    staleRunMinutes: env.LLMOPS_STALE_RUN_MINUTES,
     ...overrides,
   };
-  gate = new GitHubGate(deps);
+  const gate = new GitHubGate(deps);
+  void queue.start((job) => gate.run(job));
   return { gate, reruns: new Reruns(gate, deps), queue };
 }

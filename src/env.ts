@@ -33,6 +33,25 @@ export const AppEnv = ModelEnv.extend({
   LLMOPS_CHECK_NAME: z.string().min(1).max(100).default('llmops-gate'),
   /** Evaluations one process runs at once. */
   LLMOPS_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  /** Where state lives: `sqlite` (one process, a local file) or `firestore` (any number of replicas). */
+  LLMOPS_STORE: z.enum(['sqlite', 'firestore']).default('sqlite'),
+  /** The SQLite database file (store and job queue) when LLMOPS_STORE=sqlite. */
+  LLMOPS_SQLITE_PATH: z.string().min(1).default('llmops-gate.sqlite'),
+  /** The Google Cloud project of Firestore and Pub/Sub when LLMOPS_STORE=firestore. */
+  GOOGLE_CLOUD_PROJECT: z.string().min(1).optional(),
+  /** Prefix of every Firestore collection, to share a database between deployments. */
+  LLMOPS_FIRESTORE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]*$/).default(''),
+  /** Pub/Sub names when LLMOPS_STORE=firestore (jobs travel through Pub/Sub then). */
+  LLMOPS_PUBSUB_TOPIC: z.string().min(3).default('llmops-gate-jobs'),
+  LLMOPS_PUBSUB_SUBSCRIPTION: z.string().min(3).default('llmops-gate-workers'),
+  LLMOPS_PUBSUB_DEAD_LETTER_TOPIC: z.string().min(3).default('llmops-gate-dead-jobs'),
+  /** A run still queued or in progress after this many minutes is concluded by the reaper. */
+  LLMOPS_STALE_RUN_MINUTES: z.coerce.number().int().min(1).default(30),
+  /** Runs, cached answers and delivery ids older than this are deleted. */
+  LLMOPS_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
+}).refine((env) => env.LLMOPS_STORE !== 'firestore' || env.GOOGLE_CLOUD_PROJECT !== undefined, {
+  message: 'LLMOPS_STORE=firestore needs GOOGLE_CLOUD_PROJECT (the project of the Firestore database and the Pub/Sub topic)',
+  path: ['GOOGLE_CLOUD_PROJECT'],
 });
 export type AppEnv = z.infer<typeof AppEnv>;
 

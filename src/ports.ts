@@ -91,7 +91,8 @@ export interface DeliveryLog {
 
 /** Where evaluation jobs wait for a worker. */
 export interface JobQueue<Job> {
-  enqueue(job: Job): Promise<void>;
+  /** Jobs with the same `id` are one job: enqueueing it again does nothing twice. */
+  enqueue(job: Job, options?: { id?: string }): Promise<void>;
 }
 
 export interface Logger {
@@ -119,10 +120,12 @@ export interface RunRecord {
   pullNumber?: number;
   status: RunStatus;
   checkRunId?: number;
-  verdict?: 'pass' | 'fail' | 'error';
+  verdict?: 'pass' | 'fail' | 'inconclusive' | 'error';
   headline?: string;
   calls?: number;
   costUsd?: number;
+  /** The job that produces this run, so a reaper or a redelivery can act on it. */
+  job?: Record<string, unknown>;
   createdAt: number;
   updatedAt: number;
 }

@@ -8,7 +8,7 @@ import { checkAssertion } from '../core/metrics/assertions.js';
 import { caseChange, classifyCase, suiteMetricRows } from '../core/metrics/suite-metrics.js';
 import { pairedStats, perCaseDeltas } from '../core/metrics/paired.js';
 import { embeddingDrift } from '../core/stats/divergence.js';
-import { bleu, editSimilarity, rougeL } from '../core/stats/lexical.js';
+import { lexicalScores } from '../core/stats/lexical.js';
 import { cosineSimilarity, mean } from '../core/metrics/vector.js';
 import type { Problem } from '../core/problem.js';
 import { parsePrompt, renderPrompt, type PromptTemplate } from '../core/prompt.js';
@@ -27,7 +27,7 @@ import type {
   SuiteResult,
   Verdict,
 } from '../core/types.js';
-import type { ChatRequest, ChatResult, Clock, Embedder, LlmClient, RepoReader, ResponseCache } from '../ports.js';
+import type { ChatRequest, ChatResult, Clock, Embedder, EmbeddingCache, LlmClient, RepoReader, ResponseCache } from '../ports.js';
 import { BUDGET_REACHED, createCallRunner, type CallRunner } from './call-runner.js';
 
 export interface EvaluateRequest {
@@ -61,6 +61,8 @@ export interface EvaluateDeps {
   /** The embedder for the model `.llmops.yml` names (main's copy). */
   embedderFor: (model: string) => Embedder;
   cache?: ResponseCache;
+  /** Embeddings already computed by earlier runs, by model and text. */
+  embeddingCache?: EmbeddingCache;
   clock?: Clock;
   signal?: AbortSignal;
   onProgress?: (progress: Progress) => void;
@@ -158,9 +160,10 @@ async function runEvaluation(
     };
   }
 
+  const concurrency = Math.min(config.concurrency, deps.maxConcurrency ?? Number.POSITIVE_INFINITY);
   const runner = createCallRunner({
     llm: deps.llm,
-    concurrency: Math.min(config.concurrency, deps.maxConcurrency ?? Number.POSITIVE_INFINITY),
+    concurrency,
     ...(config.budget_usd === undefined ? {} : { budgetUsd: config.budget_usd }),
     ...(deps.cache ? { cache: deps.cache } : {}),
     ...(deps.signal ? { signal: deps.signal } : {}),
@@ -170,9 +173,9 @@ async function runEvaluation(
   for (const task of tasks) if (task.side === 'head') task.sampleOffset = request.headSampleOffset ?? 0;
   const estimate = estimateCost(tasks, suites, config.judge);
   deps.onEstimate?.(estimate);
-  await runTasks(tasks, runner, deps.onProgress);
+  await runTasks(tasks, runner, concurrency, deps.onProgress);
   await runJudges(suites, runner, config.judge);
-  const vectors = await embedAll(suites, tasks, embedder, deps.signal);
+  const vectors = await embedAll(suites, tasks, embedder, deps.signal, deps.embeddingCache);
   const results = suites.map((s) => scoreSuite(s, vectors));
   const skipped = tasks.reduce((n, t) => n + t.samples.filter((x) => x.error === BUDGET_REACHED).length, 0);
   const budget = runner.budgetReached && config.budget_usd !== undefined ? { limitUsd: config.budget_usd, spentUsd: runner.spentUsd, skipped } : undefined;
@@ -318,41 +321,49 @@ function buildRequest(loaded: LoadedSide, messages: ChatRequest['messages']): Ch
   return request;
 }
 
-async function runTasks(tasks: CaseTask[], runner: CallRunner, onProgress: EvaluateDeps['onProgress']): Promise<void> {
+/**
+ * Runs every task's samples through the runner with a pool of `concurrency` workers, each taking
+ * the next task from a shared index once its current one is done. Only those workers' tasks are in
+ * flight, rather than one suspended chain per task for the whole run, which keeps the heap small
+ * on large datasets; the runner's own limit still bounds the model calls.
+ */
+async function runTasks(tasks: CaseTask[], runner: CallRunner, concurrency: number, onProgress: EvaluateDeps['onProgress']): Promise<void> {
   const total = tasks.length;
   let done = 0;
   let costUsd = 0;
-  await Promise.all(
-    tasks.map(async (task) => {
-      task.samples = await Promise.all(
-        Array.from({ length: task.sampleCount }, async (_, sample) => {
-          const prices = task.manifest.prices;
-          const price = (r: ChatResult) => (r.usage.inputTokens * prices.input_per_million + r.usage.outputTokens * prices.output_per_million) / 1e6;
-          const { result, cached } = await runner.call(task.request, task.sampleOffset + sample, price);
-          const cost = price(result);
-          if (!cached) costUsd += cost;
-          const sampleResult: SampleResult = {
-            output: result.output,
-            latencyMs: result.latencyMs,
-            usage: result.usage,
-            costUsd: cost,
-            cached,
-            ...(result.error ? { error: result.error } : {}),
-            ...(result.systemFingerprint ? { systemFingerprint: result.systemFingerprint } : {}),
-          };
-          return sampleResult;
-        }),
-      );
-      done += 1;
-      onProgress?.({ done, total, calls: runner.calls, costUsd });
-    }),
-  );
+  let next = 0;
+  const runTask = async (task: CaseTask): Promise<void> => {
+    const prices = task.manifest.prices;
+    const price = (r: ChatResult) => (r.usage.inputTokens * prices.input_per_million + r.usage.outputTokens * prices.output_per_million) / 1e6;
+    const runSample = async (sample: number): Promise<SampleResult> => {
+      const { result, cached } = await runner.call(task.request, task.sampleOffset + sample, price);
+      const cost = price(result);
+      if (!cached) costUsd += cost;
+      return {
+        output: result.output,
+        latencyMs: result.latencyMs,
+        usage: result.usage,
+        costUsd: cost,
+        cached,
+        ...(result.error ? { error: result.error } : {}),
+        ...(result.systemFingerprint ? { systemFingerprint: result.systemFingerprint } : {}),
+      };
+    };
+    task.samples = await Promise.all(Array.from({ length: task.sampleCount }, (_, sample) => runSample(sample)));
+    done += 1;
+    onProgress?.({ done, total, calls: runner.calls, costUsd });
+  };
+  const worker = async (): Promise<void> => {
+    while (next < total) await runTask(tasks[next++]!);
+  };
+  const workers = Math.max(1, Math.min(total, Number.isFinite(concurrency) ? Math.floor(concurrency) : total));
+  await Promise.all(Array.from({ length: workers }, worker));
 }
 
 type Vectors = Map<string, Float32Array>;
 
 /** Embeds every distinct output and reference once, in one batched pass for the whole run. */
-async function embedAll(suites: LoadedSuite[], tasks: CaseTask[], embedder: Embedder, signal?: AbortSignal): Promise<Vectors> {
+async function embedAll(suites: LoadedSuite[], tasks: CaseTask[], embedder: Embedder, signal?: AbortSignal, cache?: EmbeddingCache): Promise<Vectors> {
   const texts = new Set<string>();
   for (const task of tasks) {
     const output = firstOutput(task.samples);
@@ -362,12 +373,17 @@ async function embedAll(suites: LoadedSuite[], tasks: CaseTask[], embedder: Embe
     // Consistency compares every sample with every other.
     if (task.sampleCount > 1) for (const sample of task.samples) if (!sample.error) texts.add(sample.output);
   }
-  const distinct = [...texts];
   const vectors: Vectors = new Map();
-  if (distinct.length === 0) return vectors;
+  if (texts.size === 0) return vectors;
   try {
-    const embedded = await embedder.embed(distinct, signal);
-    distinct.forEach((text, i) => vectors.set(text, Float32Array.from(embedded[i] ?? [])));
+    const known = cache ? await cache.getMany(embedder.model, [...texts]) : new Map<string, number[]>();
+    for (const [text, vector] of known) vectors.set(text, Float32Array.from(vector));
+    const missing = [...texts].filter((text) => !known.has(text));
+    if (missing.length > 0) {
+      const embedded = await embedder.embed(missing, signal);
+      missing.forEach((text, i) => vectors.set(text, Float32Array.from(embedded[i] ?? [])));
+      await cache?.setMany(embedder.model, missing.map((text, i) => [text, embedded[i] ?? []] as const));
+    }
   } catch (error) {
     const message = `embeddings with ${embedder.model} failed: ${errorMessage(error)}`;
     for (const suite of suites) if (suite.tasks.length > 0) suite.embeddingError = message;
@@ -485,7 +501,7 @@ function sideResult(suite: Suite, task: CaseTask, similarity: (a: string, b: str
   if (task.golden.reference !== undefined) {
     const score = similarity(output, task.golden.reference);
     if (score !== undefined) side.similarityToReference = score;
-    side.lexical = { bleu: bleu(output, task.golden.reference), rougeL: rougeL(output, task.golden.reference).f1, editSimilarity: editSimilarity(output, task.golden.reference) };
+    side.lexical = lexicalScores(output, task.golden.reference);
   }
   if (Object.keys(task.judge).length > 0) side.judge = task.judge;
   if (ok.length > 1) side.consistency = sampleConsistency(ok.map((s) => s.output), similarity);
@@ -687,6 +703,9 @@ function countChanges(cases: readonly CaseResult[]): SuiteResult['changes'] {
 
 /** Needs a handful of answers per side before a distribution comparison means anything. */
 const MIN_DRIFT_CASES = 5;
+/** Above this many answers on either side, drift's permutation test uses `DRIFT_LARGE_PERMUTATIONS` shuffles (500 otherwise). */
+const DRIFT_LARGE_SIDE = 2000;
+const DRIFT_LARGE_PERMUTATIONS = 200;
 
 function outputDrift(cases: readonly CaseResult[], vectors: Vectors): DriftPanel | undefined {
   const pick = (side: 'base' | 'head') =>
@@ -698,7 +717,9 @@ function outputDrift(cases: readonly CaseResult[], vectors: Vectors): DriftPanel
   const base = pick('base');
   const head = pick('head');
   if (base.length < MIN_DRIFT_CASES || head.length < MIN_DRIFT_CASES) return undefined;
-  return embeddingDrift(base, head);
+  // Each permutation costs a pass over every vector; past a few thousand answers fewer shuffles do.
+  const large = base.length > DRIFT_LARGE_SIDE || head.length > DRIFT_LARGE_SIDE;
+  return embeddingDrift(base, head, large ? { permutations: DRIFT_LARGE_PERMUTATIONS } : {});
 }
 
 /** When a manifest sets no `max_tokens`, assume an answer of this many tokens for the estimate. */

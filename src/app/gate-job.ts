@@ -13,6 +13,8 @@ export interface GateJob {
   isFork: boolean;
   checkRunId: number;
   checkRunUrl: string;
+  /** The run record this job produces; also the queue's deduplication id. */
+  runId: string;
   suites: string[];
   noCache: boolean;
   /** A maintainer approved running a fork's pull request. */
@@ -22,4 +24,9 @@ export interface GateJob {
 /** The unit a newer push supersedes: one pull request, or one merge group head. */
 export function supersedeKey(job: Pick<GateJob, 'owner' | 'repo' | 'pullNumber' | 'headSha'>): string {
   return `${job.owner}/${job.repo}#${job.pullNumber ?? `merge-group-${job.headSha}`}`;
+}
+
+/** One run per check run: a rerun creates a new check run, hence a new run. */
+export function runIdOf(job: Pick<GateJob, 'owner' | 'repo' | 'headSha' | 'checkRunId'>): string {
+  return `${job.owner}/${job.repo}@${job.headSha}#${job.checkRunId}`;
 }

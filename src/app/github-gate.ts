@@ -4,9 +4,9 @@ import type { RerunCommand } from '../core/commands.js';
 import { CONFIG_PATH, parseConfig } from '../core/config.js';
 import { renderMarkdown } from '../core/report/render-markdown.js';
 import type { EvaluationResult } from '../core/types.js';
-import type { Clock, DeliveryLog, Embedder, JobQueue, LlmClient, Logger, ResponseCache } from '../ports.js';
+import type { Clock, DeliveryLog, Embedder, EmbeddingCache, JobQueue, LlmClient, Logger, ResponseCache, RunRecord, RunStore } from '../ports.js';
 import { evaluate } from './evaluate.js';
-import { supersedeKey, type GateJob } from './gate-job.js';
+import { runIdOf, supersedeKey, type GateJob } from './gate-job.js';
 
 export const COMMENT_MARKER = '<!-- llmops-gate:sticky -->';
 export const RUN_ACTION = 'run-eval';
@@ -26,6 +26,11 @@ export interface GateDeps {
   clock: Clock;
   checkName: string;
   maxConcurrency: number;
+  /** Durable run records: what lets a redelivered job skip finished work and the reaper find stuck runs. */
+  runs?: RunStore;
+  embeddingCache?: EmbeddingCache;
+  /** Minutes after which a run still queued or in progress is concluded by `reapStaleRuns`. */
+  staleRunMinutes?: number;
 }
 
 /** Identifies the commit to gate, as the webhook handlers read it off a payload. */
@@ -82,19 +87,37 @@ export class GitHubGate {
       output: { title: 'Queued', summary: 'Waiting for a worker to evaluate this commit.' },
     });
     this.supersede(target);
-    await this.deps.queue.enqueue({
+    const job: GateJob = {
       ...pickTarget(target),
       checkRunId: check.id,
       checkRunUrl: check.url,
+      runId: runIdOf({ ...target, checkRunId: check.id }),
       suites: options.command?.suites ?? [],
       noCache: options.command?.noCache ?? false,
       approved: options.approved ?? false,
+    };
+    const now = this.deps.clock.now();
+    await this.deps.runs?.createRun({
+      id: job.runId,
+      repo: `${job.owner}/${job.repo}`,
+      headSha: job.headSha,
+      baseSha: job.baseSha,
+      ...(job.pullNumber === undefined ? {} : { pullNumber: job.pullNumber }),
+      status: 'queued',
+      checkRunId: job.checkRunId,
+      job: { ...job },
+      createdAt: now,
+      updatedAt: now,
     });
+    await this.deps.queue.enqueue(job, { id: job.runId });
     return 'queued';
   }
 
   /** Worker path: evaluates and reports. Never leaves the check in progress. */
   async run(job: GateJob): Promise<void> {
+    // Delivery is at least once: a job whose run already ended does nothing twice.
+    const stored = await this.deps.runs?.getRun(job.runId);
+    if (stored && (stored.status === 'completed' || stored.status === 'cancelled')) return;
     const client = await this.deps.github(job.installationId, job);
     const key = supersedeKey(job);
     const newest = this.latest.get(key) ?? job.headSha;
@@ -106,6 +129,7 @@ export class GitHubGate {
     const controller = current?.headSha === job.headSha ? current.controller : new AbortController();
     this.running.set(key, { headSha: job.headSha, controller });
     try {
+      await this.setRun(job, { status: 'in_progress' });
       await this.evaluateAndReport(client, job, controller.signal);
     } catch (error) {
       this.deps.log.error({ err: errorText(error), checkRunId: job.checkRunId }, 'evaluation job failed');
@@ -116,6 +140,7 @@ export class GitHubGate {
           output: { title: 'Could not evaluate: internal error', summary: `The evaluation stopped: ${errorText(error)}. Comment \`/rerun-eval\` to try again.` },
         })
         .catch((e: unknown) => this.deps.log.error({ err: errorText(e) }, 'could not conclude the check run'));
+      await this.setRun(job, { status: 'completed', verdict: 'error', headline: errorText(error) }).catch(() => undefined);
     } finally {
       if (this.running.get(key)?.controller === controller) this.running.delete(key);
     }
@@ -144,6 +169,7 @@ export class GitHubGate {
         repo: { readFile: (ref, path) => client.readFile(ref, path), changedFiles: changed },
         llm: this.deps.llm,
         embedderFor: this.deps.embedderFor,
+        ...(this.deps.embeddingCache ? { embeddingCache: this.deps.embeddingCache } : {}),
         ...(this.deps.cache && !job.noCache ? { cache: this.deps.cache } : {}),
         clock: this.deps.clock,
         signal,
@@ -155,6 +181,8 @@ export class GitHubGate {
           const now = this.deps.clock.now();
           if (now - lastProgress < PROGRESS_INTERVAL_MS || p.done === p.total) return;
           lastProgress = now;
+          // Also tells the reaper this run is alive.
+          void this.setRun(job, { status: 'in_progress', calls: p.calls, costUsd: p.costUsd }).catch(() => undefined);
           void client
             .updateCheckRun(job.checkRunId, {
               status: 'in_progress',
@@ -177,9 +205,43 @@ export class GitHubGate {
     await this.report(client, job, result);
   }
 
+  /** Concludes runs stuck queued or in progress (their worker died or lost its job): never a check left spinning. */
+  async reapStaleRuns(): Promise<number> {
+    const runs = this.deps.runs;
+    if (!runs) return 0;
+    const minutes = this.deps.staleRunMinutes ?? 30;
+    const stale = await runs.listStaleRuns(this.deps.clock.now() - minutes * 60_000);
+    let reaped = 0;
+    for (const run of stale) {
+      const job = run.job as GateJob | undefined;
+      if (!job || run.checkRunId === undefined) continue;
+      try {
+        const client = await this.deps.github(job.installationId, job);
+        await client.updateCheckRun(run.checkRunId, {
+          status: 'completed',
+          conclusion: 'timed_out',
+          output: {
+            title: `Timed out after ${minutes} minutes`,
+            summary: `This evaluation made no progress for ${minutes} minutes (its worker may have stopped). Nothing was concluded. Comment \`/rerun-eval\` to run it again.`,
+          },
+        });
+        await this.setRun(job, { status: 'completed', verdict: 'error', headline: 'timed out' });
+        reaped += 1;
+      } catch (error) {
+        this.deps.log.warn({ err: errorText(error), runId: run.id }, 'could not conclude a stale run');
+      }
+    }
+    return reaped;
+  }
+
+  private async setRun(job: GateJob, change: Partial<RunRecord>): Promise<void> {
+    await this.deps.runs?.updateRun(job.runId, (run) => ({ ...run, ...change, updatedAt: this.deps.clock.now() }));
+  }
+
   private async report(client: GitHubClient, job: GateJob, result: EvaluationResult): Promise<void> {
     const named = { ...result, base: { ref: job.baseRef, sha: job.baseSha }, head: { ref: job.headRef, sha: job.headSha } };
     const summary = renderMarkdown(named, { maxChars: OUTPUT_LIMIT, checkRunUrl: job.checkRunUrl, ...(result.topCases === undefined ? {} : { topCases: result.topCases }) });
+    await this.setRun(job, { status: 'completed', verdict: result.verdict, headline: result.headline, calls: result.totals.calls, costUsd: result.totals.costUsd });
     await client.updateCheckRun(job.checkRunId, {
       status: 'completed',
       conclusion: conclusionOf(result.verdict),
@@ -204,6 +266,7 @@ export class GitHubGate {
   }
 
   private async cancel(client: GitHubClient, job: GateJob, newerSha: string | undefined): Promise<void> {
+    await this.setRun(job, { status: 'cancelled' });
     await client.updateCheckRun(job.checkRunId, {
       status: 'completed',
       conclusion: 'cancelled',
@@ -226,7 +289,7 @@ export class GitHubGate {
   }
 }
 
-function pickTarget(target: GateTarget): Omit<GateJob, 'checkRunId' | 'checkRunUrl' | 'suites' | 'noCache' | 'approved'> {
+function pickTarget(target: GateTarget): Omit<GateJob, 'checkRunId' | 'checkRunUrl' | 'runId' | 'suites' | 'noCache' | 'approved'> {
   return {
     owner: target.owner,
     repo: target.repo,

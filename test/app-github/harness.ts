@@ -11,6 +11,10 @@ import nock from 'nock';
 import { Probot, ProbotOctokit } from 'probot';
 import type { GateDeps } from '../../src/app/github-gate.js';
 import { buildApp, type AppParts } from '../../src/deps.js';
+import { InProcessQueue } from '../../src/adapters/local/in-process-queue.js';
+import { MemoryStore } from '../../src/adapters/store/memory-store.js';
+import type { GateJob } from '../../src/app/gate-job.js';
+import type { JobQueue, JobWorker, Store } from '../../src/ports.js';
 import { AppEnv } from '../../src/env.js';
 import { registerHandlers } from '../../src/index.js';
 import type { CallContext, ChatRequest, ChatResult, Clock, LlmClient, Logger } from '../../src/ports.js';
@@ -178,6 +182,8 @@ export interface StartOptions {
   clock?: Clock;
   /** Webhook secret, for the HTTP server test. */
   secret?: string;
+  /** State and jobs; in memory unless a test brings a durable store and queue. */
+  infrastructure?: { store: Store; queue: JobQueue<GateJob> & JobWorker<GateJob> };
 }
 
 export interface TestApp {
@@ -207,6 +213,12 @@ export function appOverrides(options: StartOptions, logs: LogLine[]): Partial<Ga
   };
 }
 
+/** State and jobs in memory: each test app starts empty and `drain()` waits for its jobs. */
+export function memoryInfrastructure(): { store: MemoryStore; queue: InProcessQueue<GateJob> } {
+  const silent = { info() {}, warn() {}, error() {} };
+  return { store: new MemoryStore(), queue: new InProcessQueue<GateJob>({ concurrency: 2, log: silent }) };
+}
+
 export function newProbot(secret?: string): Probot {
   return new Probot({ appId: 1, privateKey: PRIVATE_KEY, Octokit: TestOctokit, logLevel: 'fatal', ...(secret ? { secret } : {}) });
 }
@@ -214,14 +226,16 @@ export function newProbot(secret?: string): Probot {
 export function startApp(options: StartOptions = {}): TestApp {
   const probot = newProbot(options.secret);
   const logs: LogLine[] = [];
-  const parts = buildApp(probot, AppEnv.parse(options.env ?? {}), appOverrides(options, logs));
+  const memory = memoryInfrastructure();
+  const infrastructure = options.infrastructure ?? memory;
+  const parts = buildApp(probot, AppEnv.parse(options.env ?? {}), infrastructure, appOverrides(options, logs));
   registerHandlers(probot, parts);
   return {
     probot,
     parts,
     logs,
     receive: (name, payload, id = randomUUID()) => probot.receive({ id, name, payload } as Parameters<Probot['receive']>[0]),
-    settle: () => parts.queue.drain(),
+    settle: () => (options.infrastructure ? Promise.resolve() : memory.queue.drain()),
   };
 }
 

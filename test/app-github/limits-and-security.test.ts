@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import nock from 'nock';
 import { createNodeMiddleware } from 'probot';
-import { buildApp, type AppParts } from '../../src/deps.js';
+import { buildApp } from '../../src/deps.js';
 import { AppEnv } from '../../src/env.js';
 import { registerHandlers } from '../../src/index.js';
 import type { ChatRequest } from '../../src/ports.js';
@@ -23,6 +23,7 @@ import {
   REPO,
   appOverrides,
   fixture,
+  memoryInfrastructure,
   newProbot,
   repoFiles,
   startApp,
@@ -129,10 +130,10 @@ describe('the webhook server', () => {
     const logs: LogLine[] = [];
     const llm = new BlockingLlm();
     const evaluating = llm.hold('cite');
-    let parts: AppParts | undefined;
+    const infrastructure = memoryInfrastructure();
     const middleware = await createNodeMiddleware(
       (app) => {
-        parts = buildApp(app, AppEnv.parse({}), appOverrides({ llm }, logs));
+        const parts = buildApp(app, AppEnv.parse({}), infrastructure, appOverrides({ llm }, logs));
         registerHandlers(app, parts);
       },
       { probot },
@@ -161,7 +162,7 @@ describe('the webhook server', () => {
     await evaluating;
     expect(fake.checkRunBodies(REPO, 101).map((b) => b.status)).toEqual(['queued', 'in_progress']);
     llm.releaseAll();
-    await parts!.queue.drain();
+    await infrastructure.queue.drain();
 
     fake.verify();
     expect(fake.checkRunBodies(REPO, 101).map((b) => b.status)).toEqual(['queued', 'in_progress', 'completed']);

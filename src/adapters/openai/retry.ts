@@ -68,22 +68,62 @@ export async function withRetries<T>(
 ): Promise<RetrySuccess<T>> {
   for (let attemptNumber = 1; ; attemptNumber++) {
     if (options.signal?.aborted) throw new RetryError('cancelled', 'cancelled', attemptNumber - 1);
-    const timeoutSignal = AbortSignal.timeout(options.timeoutMs);
-    const signal = options.signal ? AbortSignal.any([options.signal, timeoutSignal]) : timeoutSignal;
+    const attemptSignal = attemptAbortSignal(options.timeoutMs, options.signal);
     const started = performance.now();
+    let failure: Failure;
     try {
-      const value = await attempt(signal);
+      const value = await attempt(attemptSignal.signal);
       return { value, latencyMs: performance.now() - started, attempts: attemptNumber };
     } catch (error) {
-      const failure = classifyFailure(error, options.signal, timeoutSignal);
-      if (failure.kind === 'cancelled') throw new RetryError('cancelled', 'cancelled', attemptNumber);
-      if (!failure.retryable || attemptNumber > options.maxRetries) {
-        throw new RetryError(describeFailure(failure, attemptNumber, options), failure.kind, attemptNumber, failure.status);
-      }
-      const waitMs = failure.retryAfterMs ?? backoffMs(attemptNumber - 1, options.random);
-      await sleepUnlessAborted(options.sleep(waitMs), options.signal);
+      failure = classifyFailure(error, options.signal, attemptSignal.timedOut());
+    } finally {
+      attemptSignal.release();
     }
+    if (failure.kind === 'cancelled') throw new RetryError('cancelled', 'cancelled', attemptNumber);
+    if (!failure.retryable || attemptNumber > options.maxRetries) {
+      throw new RetryError(describeFailure(failure, attemptNumber, options), failure.kind, attemptNumber, failure.status);
+    }
+    const waitMs = failure.retryAfterMs ?? backoffMs(attemptNumber - 1, options.random);
+    await sleepUnlessAborted(options.sleep(waitMs), options.signal);
   }
+}
+
+/** One attempt's signal, and how to let go of it once the attempt has settled. */
+interface AttemptSignal {
+  signal: AbortSignal;
+  /** True when the attempt's own timeout fired (not the caller's cancellation). */
+  timedOut(): boolean;
+  /** Clears the timer and the listener on the caller's signal. Call once the attempt settled. */
+  release(): void;
+}
+
+/**
+ * A signal that fires after `timeoutMs` or when the caller's signal does. Unlike
+ * `AbortSignal.timeout` (whose timer keeps the signal, and whatever listeners the SDK attached to
+ * it, alive for the whole timeout even after the call finished) and `AbortSignal.any` (which
+ * registers on the caller's long-lived signal), everything here is torn down by `release`, so a
+ * finished attempt leaves nothing behind.
+ */
+export function attemptAbortSignal(timeoutMs: number, caller?: AbortSignal): AttemptSignal {
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
+  }, timeoutMs);
+  const onCallerAbort = (): void => controller.abort(caller?.reason);
+  if (caller) {
+    if (caller.aborted) controller.abort(caller.reason);
+    else caller.addEventListener('abort', onCallerAbort, { once: true });
+  }
+  return {
+    signal: controller.signal,
+    timedOut: () => timedOut,
+    release: () => {
+      clearTimeout(timer);
+      caller?.removeEventListener('abort', onCallerAbort);
+    },
+  };
 }
 
 /**
@@ -137,11 +177,11 @@ export function sanitizeDetail(text: string, secrets: readonly string[]): string
   return clean.length > DETAIL_MAX_CHARS ? `${clean.slice(0, DETAIL_MAX_CHARS - 1)}…` : clean;
 }
 
-function classifyFailure(error: unknown, callerSignal: AbortSignal | undefined, timeoutSignal: AbortSignal): Failure {
+function classifyFailure(error: unknown, callerSignal: AbortSignal | undefined, timedOut: boolean): Failure {
   // Signals are checked before the error's type: an abort surfaces as several different errors
   // depending on whether it hit before the headers or while the body was read.
   if (callerSignal?.aborted) return { kind: 'cancelled', retryable: false, detail: 'cancelled' };
-  if (timeoutSignal.aborted || error instanceof APIConnectionTimeoutError) {
+  if (timedOut || error instanceof APIConnectionTimeoutError) {
     return { kind: 'timeout', retryable: true, detail: 'timed out' };
   }
   if (error instanceof APIUserAbortError) return { kind: 'cancelled', retryable: false, detail: 'cancelled' };

@@ -10,6 +10,27 @@ export function tokenize(text: string): string[] {
 const BLEU_MAX_ORDER = 4;
 const BLEU_EPSILON = 0.1;
 
+/** The three lexical scores of a candidate against its reference, as the engine reports them. */
+export interface LexicalScores {
+  bleu: number;
+  /** ROUGE-L f1. */
+  rougeL: number;
+  editSimilarity: number;
+}
+
+/**
+ * `bleu`, `rougeL(...).f1` and `editSimilarity` of one pair, tokenising each text once. The
+ * results are exactly those of the three functions called one by one.
+ */
+export function lexicalScores(candidate: string, reference: string): LexicalScores {
+  const tokens = tokenIds(tokenize(candidate), tokenize(reference));
+  return {
+    bleu: bleuOfIds(tokens.candidate, tokens.reference),
+    rougeL: rougeOfIds(tokens.candidate, tokens.reference).f1,
+    editSimilarity: editSimilarity(candidate, reference),
+  };
+}
+
 /**
  * Sentence BLEU-4 of a candidate against one reference (Papineni et al., 2002): the geometric mean
  * of the clipped 1- to 4-gram precisions with uniform weights, times the brevity penalty
@@ -19,38 +40,84 @@ const BLEU_EPSILON = 0.1;
  * a candidate without a single matching token scores 0; two empty texts score 1.
  */
 export function bleu(candidate: string, reference: string): number {
-  const candidateTokens = tokenize(candidate);
-  const referenceTokens = tokenize(reference);
-  if (candidateTokens.length === 0 && referenceTokens.length === 0) return 1;
-  if (candidateTokens.length === 0 || referenceTokens.length === 0) return 0;
+  const tokens = tokenIds(tokenize(candidate), tokenize(reference));
+  return bleuOfIds(tokens.candidate, tokens.reference);
+}
+
+/**
+ * Both texts' tokens as small integers, equal integers for equal tokens: n-grams and the LCS then
+ * compare numbers instead of strings.
+ */
+function tokenIds(candidate: readonly string[], reference: readonly string[]): { candidate: Int32Array; reference: Int32Array } {
+  const ids = new Map<string, number>();
+  const toIds = (tokens: readonly string[]): Int32Array => {
+    const out = new Int32Array(tokens.length);
+    for (let i = 0; i < tokens.length; i++) {
+      const token = tokens[i]!;
+      let id = ids.get(token);
+      if (id === undefined) {
+        id = ids.size;
+        ids.set(token, id);
+      }
+      out[i] = id;
+    }
+    return out;
+  };
+  return { candidate: toIds(candidate), reference: toIds(reference) };
+}
+
+function bleuOfIds(candidate: Int32Array, reference: Int32Array): number {
+  const c = candidate.length;
+  const r = reference.length;
+  if (c === 0 && r === 0) return 1;
+  if (c === 0 || r === 0) return 0;
+  // The n-grams of order k get ids from the (k-1)-gram id at i and the token at i + k - 1, so
+  // equal n-grams, and only they, share an id at every order: exact, with no string keys.
+  let candidateGrams = candidate;
+  let referenceGrams = reference;
+  let distinct = 0;
+  for (let i = 0; i < c; i++) distinct = Math.max(distinct, candidate[i]! + 1);
+  for (let i = 0; i < r; i++) distinct = Math.max(distinct, reference[i]! + 1);
+  const width = distinct;
   let logPrecisionSum = 0;
   for (let order = 1; order <= BLEU_MAX_ORDER; order++) {
-    const referenceCounts = ngramCounts(referenceTokens, order);
-    const candidateCounts = ngramCounts(candidateTokens, order);
-    let matches = 0;
-    let total = 0;
-    for (const [gram, count] of candidateCounts) {
-      matches += Math.min(count, referenceCounts.get(gram) ?? 0);
-      total += count;
+    if (order > 1) {
+      const next = new Map<number, number>();
+      const extend = (grams: Int32Array, tokens: Int32Array): Int32Array => {
+        const out = new Int32Array(Math.max(0, grams.length - 1));
+        for (let i = 0; i < out.length; i++) {
+          const key = grams[i]! * width + tokens[i + order - 1]!;
+          let id = next.get(key);
+          if (id === undefined) {
+            id = next.size;
+            next.set(key, id);
+          }
+          out[i] = id;
+        }
+        return out;
+      };
+      candidateGrams = extend(candidateGrams, candidate);
+      referenceGrams = extend(referenceGrams, reference);
+      distinct = next.size;
     }
+    // Clipped matches: each candidate n-gram counts while the reference still has one left.
+    const available = new Int32Array(distinct);
+    for (let i = 0; i < referenceGrams.length; i++) available[referenceGrams[i]!]! += 1;
+    let matches = 0;
+    for (let i = 0; i < candidateGrams.length; i++) {
+      const id = candidateGrams[i]!;
+      if (available[id]! > 0) {
+        available[id]! -= 1;
+        matches += 1;
+      }
+    }
+    const total = candidateGrams.length;
     if (order === 1 && matches === 0) return 0;
     const precision = (matches === 0 ? BLEU_EPSILON : matches) / Math.max(1, total);
     logPrecisionSum += Math.log(precision) / BLEU_MAX_ORDER;
   }
-  const c = candidateTokens.length;
-  const r = referenceTokens.length;
   const brevityPenalty = c > r ? 1 : Math.exp(1 - r / c);
   return brevityPenalty * Math.exp(logPrecisionSum);
-}
-
-function ngramCounts(tokens: readonly string[], order: number): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (let i = 0; i + order <= tokens.length; i++) {
-    // U+0000 cannot occur inside a token, so joined n-grams cannot collide.
-    const gram = tokens.slice(i, i + order).join('\u0000');
-    counts.set(gram, (counts.get(gram) ?? 0) + 1);
-  }
-  return counts;
 }
 
 export interface RougeScore {
@@ -65,50 +132,159 @@ export interface RougeScore {
  * (β = 1; 0 when L = 0). Two empty texts score 1 on all three.
  */
 export function rougeL(candidate: string, reference: string): RougeScore {
-  const candidateTokens = tokenize(candidate);
-  const referenceTokens = tokenize(reference);
-  if (candidateTokens.length === 0 && referenceTokens.length === 0) return { precision: 1, recall: 1, f1: 1 };
-  const common = longestCommonSubsequence(candidateTokens, referenceTokens);
+  const tokens = tokenIds(tokenize(candidate), tokenize(reference));
+  return rougeOfIds(tokens.candidate, tokens.reference);
+}
+
+function rougeOfIds(candidate: Int32Array, reference: Int32Array): RougeScore {
+  if (candidate.length === 0 && reference.length === 0) return { precision: 1, recall: 1, f1: 1 };
+  const common = longestCommonSubsequence(candidate, reference);
   if (common === 0) return { precision: 0, recall: 0, f1: 0 };
-  const precision = common / candidateTokens.length;
-  const recall = common / referenceTokens.length;
+  const precision = common / candidate.length;
+  const recall = common / reference.length;
   return { precision, recall, f1: (2 * precision * recall) / (precision + recall) };
 }
 
-function longestCommonSubsequence(a: readonly string[], b: readonly string[]): number {
-  let previous = new Uint32Array(b.length + 1);
-  let current = new Uint32Array(b.length + 1);
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = a[i - 1] === b[j - 1] ? previous[j - 1]! + 1 : Math.max(previous[j]!, current[j - 1]!);
+/**
+ * LCS length, bit-parallel (Crochemore et al., 2001; Hyyrö, 2004): one bit per token of the shorter
+ * sequence, V ← (V + (V & M)) | (V & ~M) for each token of the other, with M the positions of that
+ * token; the LCS is the number of zero bits left. O(n·⌈m/32⌉) word steps instead of n·m cells.
+ */
+function longestCommonSubsequence(a: Int32Array, b: Int32Array): number {
+  const [pattern, text] = a.length <= b.length ? [a, b] : [b, a];
+  const m = pattern.length;
+  if (m === 0) return 0;
+  let alphabetSize = 0;
+  for (let i = 0; i < m; i++) alphabetSize = Math.max(alphabetSize, pattern[i]! + 1);
+  const words = (m + 31) >>> 5;
+  const match = new Int32Array(alphabetSize * words);
+  for (let k = 0; k < m; k++) match[pattern[k]! * words + (k >>> 5)]! |= 1 << (k & 31);
+  const v = new Int32Array(words).fill(-1);
+  for (let j = 0; j < text.length; j++) {
+    const token = text[j]!;
+    if (token >= alphabetSize) continue;
+    const row = token * words;
+    let carry = 0;
+    for (let w = 0; w < words; w++) {
+      const vw = v[w]!;
+      const mw = match[row + w]!;
+      const sum = (vw >>> 0) + ((vw & mw) >>> 0) + carry;
+      carry = sum > 0xffffffff ? 1 : 0;
+      v[w] = (sum | 0) | (vw & ~mw);
     }
-    [previous, current] = [current, previous];
   }
-  return previous[b.length]!;
+  let zeros = 0;
+  for (let w = 0; w < words; w++) {
+    const bits = Math.min(32, m - w * 32);
+    let unset = ~v[w]! & (bits === 32 ? -1 : (1 << bits) - 1);
+    while (unset !== 0) {
+      unset &= unset - 1;
+      zeros += 1;
+    }
+  }
+  return zeros;
 }
 
 /**
+ * Code points compared by `editSimilarity`, from the start of each text. Longer texts are cut to
+ * this many before comparing, which bounds the cost of a pair; below it the score is exact.
+ */
+export const EDIT_SIMILARITY_MAX_CODE_POINTS = 2000;
+
+/**
  * 1 - Levenshtein distance / the longer length, over Unicode code points (insertions, deletions
- * and substitutions each cost 1); case and spacing count. Two empty strings score 1.
+ * and substitutions each cost 1); case and spacing count. Two empty strings score 1. Only the
+ * first `EDIT_SIMILARITY_MAX_CODE_POINTS` (2,000) code points of each text are compared, and the
+ * longer length is that of the cut texts: beyond that a pair's score is the score of its openings.
+ * The distance is Myers' bit-parallel algorithm (1999) in Hyyrö's blocked form, exact, in
+ * O(n·⌈m/32⌉) steps.
  */
 export function editSimilarity(a: string, b: string): number {
-  const first = Array.from(a);
-  const second = Array.from(b);
+  const alphabet = new Map<number, number>();
+  const first = codePointIds(a, alphabet);
+  const second = codePointIds(b, alphabet);
   const longer = Math.max(first.length, second.length);
   if (longer === 0) return 1;
-  return 1 - levenshtein(first, second) / longer;
+  return 1 - levenshtein(first, second, alphabet.size) / longer;
 }
 
-function levenshtein(a: readonly string[], b: readonly string[]): number {
-  let previous = Uint32Array.from({ length: b.length + 1 }, (_, j) => j);
-  let current = new Uint32Array(b.length + 1);
-  for (let i = 1; i <= a.length; i++) {
-    current[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current[j] = Math.min(substitution, previous[j]! + 1, current[j - 1]! + 1);
+/** The first `EDIT_SIMILARITY_MAX_CODE_POINTS` code points of a text, as ids shared through `alphabet`. */
+function codePointIds(text: string, alphabet: Map<number, number>): Int32Array {
+  const ids = new Int32Array(Math.min(text.length, EDIT_SIMILARITY_MAX_CODE_POINTS));
+  let n = 0;
+  for (let i = 0; i < text.length && n < EDIT_SIMILARITY_MAX_CODE_POINTS; i++) {
+    const point = text.codePointAt(i)!;
+    if (point > 0xffff) i += 1;
+    let id = alphabet.get(point);
+    if (id === undefined) {
+      id = alphabet.size;
+      alphabet.set(point, id);
     }
-    [previous, current] = [current, previous];
+    ids[n++] = id;
   }
-  return previous[b.length]!;
+  return ids.subarray(0, n);
+}
+
+/**
+ * Levenshtein distance of two id sequences. Shared prefix and suffix are dropped first (they never
+ * change the distance); then the shorter sequence is the pattern, split in blocks of 32 rows, and
+ * each block is run over the whole text, the horizontal deltas leaving its bottom row kept one bit
+ * per column for the next block.
+ */
+function levenshtein(a: Int32Array, b: Int32Array, alphabetSize: number): number {
+  let start = 0;
+  let endA = a.length;
+  let endB = b.length;
+  while (start < endA && start < endB && a[start] === b[start]) start++;
+  while (endA > start && endB > start && a[endA - 1] === b[endB - 1]) {
+    endA--;
+    endB--;
+  }
+  let pattern = a.subarray(start, endA);
+  let text = b.subarray(start, endB);
+  if (pattern.length > text.length) [pattern, text] = [text, pattern];
+  const m = pattern.length;
+  const n = text.length;
+  if (m === 0) return n;
+
+  // Horizontal deltas out of the previous block's bottom row: +1 everywhere at the top (row 0 is 0, 1, 2, …).
+  const words = Math.ceil(n / 32);
+  const plusH = new Int32Array(words).fill(-1);
+  const minusH = new Int32Array(words);
+  const peq = new Int32Array(alphabetSize);
+  let score = m;
+  for (let blockStart = 0; blockStart < m; blockStart += 32) {
+    const blockEnd = Math.min(m, blockStart + 32);
+    for (let k = blockStart; k < blockEnd; k++) peq[pattern[k]!]! |= 1 << (k - blockStart);
+    const last = blockEnd === m;
+    const lastBit = (blockEnd - blockStart - 1) & 31;
+    let plusV = -1;
+    let minusV = 0;
+    for (let j = 0; j < n; j++) {
+      const word = j >>> 5;
+      const bit = j & 31;
+      const hinPlus = (plusH[word]! >>> bit) & 1;
+      const hinMinus = (minusH[word]! >>> bit) & 1;
+      const eq = peq[text[j]!]!;
+      const xv = eq | minusV;
+      const eqIn = eq | hinMinus;
+      const xh = ((((eqIn & plusV) + plusV) | 0) ^ plusV) | eqIn;
+      let ph = minusV | ~(xh | plusV);
+      let mh = plusV & xh;
+      if (last) {
+        score += (ph >>> lastBit) & 1;
+        score -= (mh >>> lastBit) & 1;
+      } else {
+        // The bottom row's horizontal delta becomes the next block's carry in at this column.
+        if (((ph >>> 31) ^ hinPlus) !== 0) plusH[word]! ^= 1 << bit;
+        if (((mh >>> 31) ^ hinMinus) !== 0) minusH[word]! ^= 1 << bit;
+      }
+      ph = (ph << 1) | hinPlus;
+      mh = (mh << 1) | hinMinus;
+      plusV = mh | ~(xv | ph);
+      minusV = ph & xv;
+    }
+    for (let k = blockStart; k < blockEnd; k++) peq[pattern[k]!] = 0;
+  }
+  return score;
 }

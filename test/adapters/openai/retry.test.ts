@@ -1,5 +1,15 @@
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from '@jest/globals';
-import { backoffMs, isRetryableStatus, MAX_RETRY_AFTER_MS, retryAfterMs, sanitizeDetail } from '../../../src/adapters/openai/retry.js';
+import {
+  attemptAbortSignal,
+  backoffMs,
+  isRetryableStatus,
+  MAX_RETRY_AFTER_MS,
+  retryAfterMs,
+  RetryError,
+  sanitizeDetail,
+  withRetries,
+} from '../../../src/adapters/openai/retry.js';
 
 const NOW = Date.parse('2025-01-01T00:00:00Z');
 
@@ -68,5 +78,96 @@ describe('sanitizeDetail', () => {
 
   it('cuts long text to 200 characters', () => {
     expect(sanitizeDetail('x'.repeat(500), [])).toHaveLength(200);
+  });
+});
+
+/** An attempt that only ends when its signal aborts, like a request the SDK cancels. */
+function untilAborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }));
+}
+
+describe('withRetries signals', () => {
+  const options = { maxRetries: 1, timeoutMs: 5_000, sleep: async () => {}, endpoint: 'the model endpoint', secrets: [] };
+
+  it('leaves no listener on the caller\'s signal once attempts are done', async () => {
+    const caller = new AbortController();
+    const seen: AbortSignal[] = [];
+    let calls = 0;
+    const result = await withRetries(
+      async (signal) => {
+        seen.push(signal);
+        calls += 1;
+        if (calls === 1) throw new Error('boom');
+        return 'ok';
+      },
+      { ...options, maxRetries: 0, signal: caller.signal },
+    ).catch((error: unknown) => error);
+    expect(result).toBeInstanceOf(RetryError);
+    await withRetries(async (signal) => (seen.push(signal), 'ok'), { ...options, signal: caller.signal });
+    expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
+    // Released attempts are not aborted later by a timer.
+    expect(seen.every((signal) => !signal.aborted)).toBe(true);
+  });
+
+  it('times an attempt out with its own timer and retries', async () => {
+    let attempts = 0;
+    const error = await withRetries(
+      (signal) => {
+        attempts += 1;
+        return untilAborted(signal);
+      },
+      { ...options, timeoutMs: 20 },
+    ).catch((e: unknown) => e);
+    expect(attempts).toBe(2);
+    expect(error).toBeInstanceOf(RetryError);
+    expect((error as RetryError).kind).toBe('timeout');
+    expect((error as RetryError).message).toBe('No answer from the model endpoint within 20 ms, after 2 attempts');
+  });
+
+  it('passes the caller\'s cancellation to the attempt and does not retry', async () => {
+    const caller = new AbortController();
+    let attempts = 0;
+    setTimeout(() => caller.abort(), 10);
+    const error = await withRetries(
+      (signal) => {
+        attempts += 1;
+        return untilAborted(signal);
+      },
+      { ...options, signal: caller.signal },
+    ).catch((e: unknown) => e);
+    expect(attempts).toBe(1);
+    expect((error as RetryError).kind).toBe('cancelled');
+    expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
+  });
+});
+
+describe('attemptAbortSignal', () => {
+  it('fires on timeout with a TimeoutError and says so', async () => {
+    const attempt = attemptAbortSignal(5);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(attempt.signal.aborted).toBe(true);
+    expect((attempt.signal.reason as DOMException).name).toBe('TimeoutError');
+    expect(attempt.timedOut()).toBe(true);
+    attempt.release();
+  });
+
+  it('follows an already aborted caller', () => {
+    const caller = new AbortController();
+    caller.abort('stop');
+    const attempt = attemptAbortSignal(1_000, caller.signal);
+    expect(attempt.signal.aborted).toBe(true);
+    expect(attempt.signal.reason).toBe('stop');
+    expect(attempt.timedOut()).toBe(false);
+    attempt.release();
+  });
+
+  it('never fires after release', async () => {
+    const caller = new AbortController();
+    const attempt = attemptAbortSignal(5, caller.signal);
+    attempt.release();
+    caller.abort();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(attempt.signal.aborted).toBe(false);
+    expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
   });
 });

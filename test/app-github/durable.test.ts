@@ -1,0 +1,153 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import nock from 'nock';
+import { AppEnv } from '../../src/env.js';
+import { buildInfrastructure, type Infrastructure } from '../../src/infrastructure.js';
+import { describeWithEmulators, EMULATOR_PROJECT } from '../support/emulator-env.js';
+import { ScriptedLlm } from '../support/fakes.js';
+import { BASE_SHA, FakeGitHub, HEAD_SHA, MARKER, PROMPT_BRIEF, PR_NUMBER, REPO, fixture, memoryInfrastructure, repoFiles, startApp, supportModel } from './harness.js';
+
+const silent = { info() {}, warn() {}, error() {} };
+let fake: FakeGitHub | undefined;
+const opened: Infrastructure[] = [];
+
+beforeAll(() => nock.disableNetConnect());
+afterAll(() => nock.enableNetConnect());
+afterEach(async () => {
+  fake?.stop();
+  nock.cleanAll();
+  await Promise.all(opened.splice(0).map((infrastructure) => infrastructure.close()));
+});
+
+async function open(env: Record<string, string>): Promise<Infrastructure> {
+  const infrastructure = await buildInfrastructure(AppEnv.parse(env), silent);
+  opened.push(infrastructure);
+  return infrastructure;
+}
+
+/** Waits until the check run's last update concludes it (jobs run in the background). */
+async function completed(github: FakeGitHub, id: number, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (github.checkRunBodies(REPO, id).at(-1)?.status === 'completed') {
+      // The sticky comment follows the check's conclusion.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`check run ${id} did not complete within ${timeoutMs} ms`);
+}
+
+/** A PR whose prompt change alters every answer, so both refs are called; then the same PR again. */
+function github(checkRunIds: number[]): FakeGitHub {
+  const bot = { id: 9001, body: `${MARKER}\nold report`, user: { login: 'llmops-gate[bot]', type: 'Bot' } };
+  let mock = new FakeGitHub().repo(REPO, { [BASE_SHA]: repoFiles(), [HEAD_SHA]: repoFiles({ 'prompts/support.md': PROMPT_BRIEF }) });
+  for (const id of checkRunIds) {
+    mock = mock.checkRun(REPO, { id, updates: 2 }).pullFiles(REPO, PR_NUMBER, [['prompts/support.md']]).comments(REPO, PR_NUMBER, [bot]).updateComment(REPO, 9001);
+  }
+  return mock;
+}
+
+describe('durable state on the embedded database', () => {
+  it('survives a restart: the same PR evaluated again by a new process on the same file makes no model call', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llmops-durable-'));
+    try {
+      const env = { LLMOPS_SQLITE_PATH: join(dir, 'state.sqlite') };
+      fake = github([101, 102]).token(1).token(1);
+
+      const firstLlm = new ScriptedLlm(supportModel);
+      const first = startApp({ llm: firstLlm, infrastructure: await open(env) });
+      await first.receive('pull_request', fixture('pull_request.opened'));
+      await completed(fake, 101);
+      expect(firstLlm.requests).toHaveLength(16);
+      await opened.pop()!.close();
+
+      const secondLlm = new ScriptedLlm(supportModel);
+      const second = startApp({ llm: secondLlm, infrastructure: await open(env) });
+      await second.receive('pull_request', fixture('pull_request.opened'));
+      await completed(fake, 102);
+      expect(secondLlm.requests).toHaveLength(0);
+      const done = fake.checkRunBodies(REPO, 102).at(-1)!;
+      expect(done).toMatchObject({ status: 'completed', conclusion: 'failure' });
+      expect(done.output.summary).toMatch(/calls: 0 made, 16 cached/);
+      fake.verify();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the reaper concludes a run stuck in progress, and a redelivered job of a finished run does nothing', async () => {
+    fake = new FakeGitHub().token(1).updateCheck(REPO, 555, 1);
+    const infrastructure = memoryInfrastructure();
+    const app = startApp({ infrastructure });
+    const job = {
+      owner: 'Codertocat',
+      repo: 'Hello-World',
+      installationId: 1,
+      headSha: HEAD_SHA,
+      baseSha: BASE_SHA,
+      headRef: 'changes',
+      baseRef: 'master',
+      pullNumber: PR_NUMBER,
+      isFork: false,
+      checkRunId: 555,
+      checkRunUrl: `https://github.com/${REPO}/runs/555`,
+      runId: `${REPO}@${HEAD_SHA}#555`,
+      suites: [],
+      noCache: false,
+      approved: false,
+    };
+    await infrastructure.store.runs.createRun({ id: job.runId, repo: REPO, headSha: HEAD_SHA, baseSha: BASE_SHA, status: 'in_progress', checkRunId: 555, job, createdAt: 0, updatedAt: 0 });
+
+    expect(await app.parts.gate.reapStaleRuns()).toBe(1);
+    const [timedOut] = fake.checkRunBodies(REPO, 555);
+    expect(timedOut).toMatchObject({ status: 'completed', conclusion: 'timed_out', output: { title: 'Timed out after 30 minutes' } });
+    expect((await infrastructure.store.runs.getRun(job.runId))?.status).toBe('completed');
+
+    // The same job delivered again (Pub/Sub is at least once) finds its run finished: no request at all.
+    const before = fake.requests.length;
+    await app.parts.gate.run(job);
+    expect(fake.requests.length).toBe(before);
+    fake.verify();
+  });
+});
+
+describeWithEmulators('a fleet on Firestore and Pub/Sub', () => {
+  it('two replicas given the same delivery create one check, evaluate once, and share the cache', async () => {
+    const suffix = Math.random().toString(36).slice(2, 8);
+    const env = {
+      LLMOPS_STORE: 'firestore',
+      GOOGLE_CLOUD_PROJECT: EMULATOR_PROJECT,
+      LLMOPS_FIRESTORE_PREFIX: `fleet${suffix}_`,
+      LLMOPS_PUBSUB_TOPIC: `jobs-${suffix}`,
+      LLMOPS_PUBSUB_SUBSCRIPTION: `workers-${suffix}`,
+      LLMOPS_PUBSUB_DEAD_LETTER_TOPIC: `dead-${suffix}`,
+    };
+    fake = github([101, 102]);
+    fake.persistentScope()
+      .post('/app/installations/1/access_tokens')
+      .reply(201, { token: 'ghs_installation1', expires_at: new Date(Date.now() + 3_600_000).toISOString() });
+    const llmA = new ScriptedLlm(supportModel);
+    const llmB = new ScriptedLlm(supportModel);
+    const replicaA = startApp({ llm: llmA, infrastructure: await open(env) });
+    const replicaB = startApp({ llm: llmB, infrastructure: await open(env) });
+
+    // GitHub delivers once, but a retried delivery may reach both replicas behind a load balancer.
+    const payload = fixture('pull_request.opened');
+    await Promise.all([replicaA.receive('pull_request', payload, 'delivery-1'), replicaB.receive('pull_request', payload, 'delivery-1')]);
+    await completed(fake, 101, 60_000);
+    expect(llmA.requests.length + llmB.requests.length).toBe(16);
+
+    await replicaB.receive('pull_request', payload, 'delivery-2');
+    await completed(fake, 102, 60_000);
+    // Whichever replica took the second job found every answer in the shared Firestore cache.
+    expect(llmA.requests.length + llmB.requests.length).toBe(16);
+    expect(fake.bodies('POST', `/repos/${REPO}/check-runs`)).toHaveLength(2);
+    expect(fake.bodies('PATCH', `/repos/${REPO}/issues/comments/9001`)).toHaveLength(2);
+    expect(fake.bodies('POST', `/repos/${REPO}/issues/${PR_NUMBER}/comments`)).toHaveLength(0);
+    fake.verify();
+  }, 120_000);
+});

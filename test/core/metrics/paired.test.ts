@@ -1,0 +1,67 @@
+import { describe, expect, it } from '@jest/globals';
+import { BOOTSTRAP_MAX_CASES, normalMeanInterval, pairedStats } from '../../../src/core/metrics/paired.js';
+import { bootstrapMeanInterval } from '../../../src/core/stats/bootstrap.js';
+import type { CaseResult, SideResult } from '../../../src/core/types.js';
+
+function side(similarityToReference: number): SideResult {
+  return { samples: [], output: 'x', assertions: [], similarityToReference };
+}
+
+/** Paired cases whose similarity_to_reference delta is deltas[i]. */
+function cases(deltas: readonly number[]): CaseResult[] {
+  return deltas.map((d, i) => ({ id: `c${i}`, status: 'paired', base: side(0.5), head: side(0.5 + d), change: 0, notes: [] }));
+}
+
+function deltasOf(n: number): number[] {
+  let state = 3;
+  return Array.from({ length: n }, () => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return (state / 2147483648 - 0.4) / 4;
+  });
+}
+
+describe('normalMeanInterval', () => {
+  it('is mean ± 1.96·sd/√n', () => {
+    const values = [1, 2, 3, 4, 5];
+    const interval = normalMeanInterval(values)!;
+    const halfWidth = 1.959963984540054 * (Math.sqrt(2.5) / Math.sqrt(5));
+    expect(interval.mean).toBe(3);
+    expect(interval.low).toBeCloseTo(3 - halfWidth, 12);
+    expect(interval.high).toBeCloseTo(3 + halfWidth, 12);
+  });
+
+  it('collapses on constant data and is undefined for none', () => {
+    expect(normalMeanInterval([0.1, 0.1, 0.1])).toEqual({ mean: 0.1, low: 0.1, high: 0.1 });
+    expect(normalMeanInterval([])).toBeUndefined();
+  });
+});
+
+// Bootstraps are slow under Jest's VM modules (about 3 s for 1,000 values), so each test runs one.
+describe('pairedStats interval', () => {
+  it('bootstraps up to 1,000 cases', () => {
+    const deltas = deltasOf(BOOTSTRAP_MAX_CASES);
+    const stats = pairedStats('similarity_to_reference', cases(deltas))!;
+    const normal = normalMeanInterval(perCase(deltas))!;
+    expect(stats.n).toBe(BOOTSTRAP_MAX_CASES);
+    expect(stats.meanDelta).toBeCloseTo(normal.mean, 12);
+    expect(stats.low).not.toBe(normal.low);
+    expect(stats.high).not.toBe(normal.high);
+  });
+
+  it('uses the normal approximation above 1,000 cases, close to the bootstrap', () => {
+    const deltas = deltasOf(BOOTSTRAP_MAX_CASES + 1);
+    const stats = pairedStats('similarity_to_reference', cases(deltas))!;
+    const normal = normalMeanInterval(perCase(deltas))!;
+    const bootstrap = bootstrapMeanInterval(perCase(deltas), { seed: 1 })!;
+    expect([stats.meanDelta, stats.low, stats.high]).toEqual([normal.mean, normal.low, normal.high]);
+    const width = bootstrap.high - bootstrap.low;
+    expect(Math.abs(stats.low - bootstrap.low)).toBeLessThan(width * 0.05);
+    expect(Math.abs(stats.high - bootstrap.high)).toBeLessThan(width * 0.05);
+    expect(stats.test).toBe('wilcoxon');
+  });
+});
+
+/** The deltas as pairedStats sees them: head - base, with its floating-point rounding. */
+function perCase(deltas: readonly number[]): number[] {
+  return deltas.map((d) => 0.5 + d - 0.5);
+}
