@@ -3,7 +3,7 @@ import { z } from 'zod';
 /** Environment shared by the CLI and the app: model endpoint and limits. Secrets stay here, never in reports. */
 export const ModelEnv = z.object({
   OPENAI_API_KEY: z.string().min(1).optional(),
-  OPENAI_BASE_URL: z.string().url('OPENAI_BASE_URL must be a URL such as http://localhost:11434/v1').optional(),
+  OPENAI_BASE_URL: z.string().regex(/^https?:\/\/\S+$/, 'OPENAI_BASE_URL must be an http(s) URL such as http://localhost:11434/v1').optional(),
   /** Upper bound on model calls in flight, whatever `.llmops.yml` asks. */
   LLMOPS_MAX_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
   /** Per-attempt timeout of one model call. */

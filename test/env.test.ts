@@ -9,7 +9,7 @@ describe('the environment', () => {
   it.each([
     [{ LLMOPS_STORE: 'firestore' }, 'GOOGLE_CLOUD_PROJECT: LLMOPS_STORE=firestore needs GOOGLE_CLOUD_PROJECT'],
     [{ LLMOPS_STORE: 'redis' }, 'LLMOPS_STORE: '],
-    [{ OPENAI_BASE_URL: 'localhost:11434' }, 'OPENAI_BASE_URL: OPENAI_BASE_URL must be a URL'],
+    [{ OPENAI_BASE_URL: 'localhost:11434' }, 'OPENAI_BASE_URL: OPENAI_BASE_URL must be an http(s) URL'],
     [{ LLMOPS_MAX_CONCURRENCY: 'lots' }, 'LLMOPS_MAX_CONCURRENCY: '],
   ])('refuses %j with a line naming the variable', (env, message) => {
     const parsed = parseAppEnv(env);
