@@ -291,6 +291,40 @@ describe('evaluate with several samples per case', () => {
   });
 });
 
+describe('evaluate: running the cases', () => {
+  it('keeps the configured number of calls in flight, reports progress per case and draws each sample once', async () => {
+    const config = `concurrency: 3\n${CONFIG.replace('    assertions:\n', '    samples: 2\n    assertions:\n')}`;
+    const repo = new MemoryRepo({ main: files({ '.llmops.yml': config }), pr: files({ '.llmops.yml': config, 'prompts/support.md': PROMPT_MAIN.replace('Question', 'Q') }) });
+    const scripted = new ScriptedLlm(supportModel);
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const samples: number[] = [];
+    const llm = {
+      provider: scripted.provider,
+      async complete(request: ChatRequest, context?: { sample?: number }) {
+        inFlight += 1;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        samples.push(context?.sample ?? -1);
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        inFlight -= 1;
+        return scripted.complete(request, context);
+      },
+    };
+    const progress: Array<{ done: number; total: number; calls: number }> = [];
+    const result = await evaluate(
+      { base: 'main', head: 'pr', headSampleOffset: 10 },
+      deps(repo, scripted, { llm, onProgress: ({ done, total, calls }) => progress.push({ done, total, calls }) }),
+    );
+    expect(result.suites[0]!.counts.paired).toBe(8);
+    expect(maxInFlight).toBe(3);
+    expect(progress.map((p) => p.done)).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
+    expect(progress.every((p) => p.total === 16)).toBe(true);
+    expect(progress.at(-1)!.calls).toBe(32);
+    expect(samples.sort((a, b) => a - b)).toEqual([...Array(8).fill(0), ...Array(8).fill(1), ...Array(8).fill(10), ...Array(8).fill(11)]);
+    expect(result.suites[0]!.cases.every((c) => c.base!.samples.length === 2 && c.head!.samples.length === 2)).toBe(true);
+  });
+});
+
 describe('evaluate: paired statistics', () => {
   it('attaches an interval and a paired test to each comparable metric, and counts regressed cases', async () => {
     const repo = new MemoryRepo({ main: files(), pr: files({ 'prompts/support.md': '---\nsystem: You help Acme customers. Be brief.\n---\nQuestion: {{question}}\n' }) });

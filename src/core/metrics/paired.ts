@@ -80,14 +80,14 @@ export function perCaseDeltas(metric: MetricName, cases: readonly CaseResult[]):
 }
 
 /** Above this many paired deltas the interval is the normal approximation instead of the bootstrap. */
-export const BOOTSTRAP_MAX_CASES = 1000;
+export const BOOTSTRAP_MAX_CASES = 500;
 
 /**
  * The paired comparison of one metric: mean per-case delta with its 95% interval, and a paired
  * test: McNemar on cases whose assertions all held (or whose call succeeded) at one ref and not
  * the other, Wilcoxon signed-rank on the deltas of every other metric.
  *
- * The interval is the percentile bootstrap (2,000 resamples) up to `BOOTSTRAP_MAX_CASES` (1,000)
+ * The interval is the percentile bootstrap (2,000 resamples) up to `BOOTSTRAP_MAX_CASES` (500)
  * deltas. Above that it is the normal approximation mean ± z·sd/√n (z = Φ⁻¹(0.975), sd the sample
  * standard deviation with n - 1): by the central limit theorem the two agree closely at that size,
  * and the bootstrap would cost n × 2,000 draws per metric.

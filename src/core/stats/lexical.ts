@@ -25,7 +25,7 @@ export interface LexicalScores {
 export function lexicalScores(candidate: string, reference: string): LexicalScores {
   const tokens = tokenIds(tokenize(candidate), tokenize(reference));
   return {
-    bleu: bleuOfIds(tokens.candidate, tokens.reference),
+    bleu: bleuOfIds(tokens.candidate, tokens.reference, tokens.distinct),
     rougeL: rougeOfIds(tokens.candidate, tokens.reference).f1,
     editSimilarity: editSimilarity(candidate, reference),
   };
@@ -41,32 +41,48 @@ export function lexicalScores(candidate: string, reference: string): LexicalScor
  */
 export function bleu(candidate: string, reference: string): number {
   const tokens = tokenIds(tokenize(candidate), tokenize(reference));
-  return bleuOfIds(tokens.candidate, tokens.reference);
+  return bleuOfIds(tokens.candidate, tokens.reference, tokens.distinct);
 }
 
 /**
  * Both texts' tokens as small integers, equal integers for equal tokens: n-grams and the LCS then
  * compare numbers instead of strings.
  */
-function tokenIds(candidate: readonly string[], reference: readonly string[]): { candidate: Int32Array; reference: Int32Array } {
+function tokenIds(candidate: readonly string[], reference: readonly string[]): { candidate: number[]; reference: number[]; distinct: number } {
   const ids = new Map<string, number>();
-  const toIds = (tokens: readonly string[]): Int32Array => {
-    const out = new Int32Array(tokens.length);
-    for (let i = 0; i < tokens.length; i++) {
-      const token = tokens[i]!;
+  const toIds = (tokens: readonly string[]): number[] => {
+    const out: number[] = [];
+    for (const token of tokens) {
       let id = ids.get(token);
       if (id === undefined) {
         id = ids.size;
         ids.set(token, id);
       }
-      out[i] = id;
+      out.push(id);
     }
     return out;
   };
-  return { candidate: toIds(candidate), reference: toIds(reference) };
+  const candidateIds = toIds(candidate);
+  const referenceIds = toIds(reference);
+  return { candidate: candidateIds, reference: referenceIds, distinct: ids.size };
 }
 
-function bleuOfIds(candidate: Int32Array, reference: Int32Array): number {
+/** For each position, the id of the n-gram one token longer than `grams[i]`, interned in `ids`. */
+function extendGrams(grams: readonly number[], tokens: readonly number[], order: number, width: number, ids: Map<number, number>): number[] {
+  const out: number[] = [];
+  for (let i = 0; i + 1 < grams.length; i++) {
+    const key = grams[i]! * width + tokens[i + order - 1]!;
+    let id = ids.get(key);
+    if (id === undefined) {
+      id = ids.size;
+      ids.set(key, id);
+    }
+    out.push(id);
+  }
+  return out;
+}
+
+function bleuOfIds(candidate: readonly number[], reference: readonly number[], width: number): number {
   const c = candidate.length;
   const r = reference.length;
   if (c === 0 && r === 0) return 1;
@@ -75,37 +91,20 @@ function bleuOfIds(candidate: Int32Array, reference: Int32Array): number {
   // equal n-grams, and only they, share an id at every order: exact, with no string keys.
   let candidateGrams = candidate;
   let referenceGrams = reference;
-  let distinct = 0;
-  for (let i = 0; i < c; i++) distinct = Math.max(distinct, candidate[i]! + 1);
-  for (let i = 0; i < r; i++) distinct = Math.max(distinct, reference[i]! + 1);
-  const width = distinct;
+  let distinct = width;
   let logPrecisionSum = 0;
   for (let order = 1; order <= BLEU_MAX_ORDER; order++) {
     if (order > 1) {
-      const next = new Map<number, number>();
-      const extend = (grams: Int32Array, tokens: Int32Array): Int32Array => {
-        const out = new Int32Array(Math.max(0, grams.length - 1));
-        for (let i = 0; i < out.length; i++) {
-          const key = grams[i]! * width + tokens[i + order - 1]!;
-          let id = next.get(key);
-          if (id === undefined) {
-            id = next.size;
-            next.set(key, id);
-          }
-          out[i] = id;
-        }
-        return out;
-      };
-      candidateGrams = extend(candidateGrams, candidate);
-      referenceGrams = extend(referenceGrams, reference);
-      distinct = next.size;
+      const ids = new Map<number, number>();
+      candidateGrams = extendGrams(candidateGrams, candidate, order, width, ids);
+      referenceGrams = extendGrams(referenceGrams, reference, order, width, ids);
+      distinct = ids.size;
     }
     // Clipped matches: each candidate n-gram counts while the reference still has one left.
-    const available = new Int32Array(distinct);
-    for (let i = 0; i < referenceGrams.length; i++) available[referenceGrams[i]!]! += 1;
+    const available: number[] = new Array<number>(distinct).fill(0);
+    for (const id of referenceGrams) available[id]! += 1;
     let matches = 0;
-    for (let i = 0; i < candidateGrams.length; i++) {
-      const id = candidateGrams[i]!;
+    for (const id of candidateGrams) {
       if (available[id]! > 0) {
         available[id]! -= 1;
         matches += 1;
@@ -136,7 +135,7 @@ export function rougeL(candidate: string, reference: string): RougeScore {
   return rougeOfIds(tokens.candidate, tokens.reference);
 }
 
-function rougeOfIds(candidate: Int32Array, reference: Int32Array): RougeScore {
+function rougeOfIds(candidate: readonly number[], reference: readonly number[]): RougeScore {
   if (candidate.length === 0 && reference.length === 0) return { precision: 1, recall: 1, f1: 1 };
   const common = longestCommonSubsequence(candidate, reference);
   if (common === 0) return { precision: 0, recall: 0, f1: 0 };
@@ -150,12 +149,24 @@ function rougeOfIds(candidate: Int32Array, reference: Int32Array): RougeScore {
  * sequence, V ← (V + (V & M)) | (V & ~M) for each token of the other, with M the positions of that
  * token; the LCS is the number of zero bits left. O(n·⌈m/32⌉) word steps instead of n·m cells.
  */
-function longestCommonSubsequence(a: Int32Array, b: Int32Array): number {
+function longestCommonSubsequence(a: readonly number[], b: readonly number[]): number {
   const [pattern, text] = a.length <= b.length ? [a, b] : [b, a];
   const m = pattern.length;
   if (m === 0) return 0;
   let alphabetSize = 0;
   for (let i = 0; i < m; i++) alphabetSize = Math.max(alphabetSize, pattern[i]! + 1);
+  if (m <= 32) {
+    // One word: V and the match masks fit in a number each.
+    const mask: number[] = new Array<number>(alphabetSize).fill(0);
+    for (let k = 0; k < m; k++) mask[pattern[k]!]! |= 1 << k;
+    let v = -1;
+    for (const token of text) {
+      if (token >= alphabetSize) continue;
+      const mw = mask[token]!;
+      v = ((v + (v & mw)) | 0) | (v & ~mw);
+    }
+    return zeroBits(v, m);
+  }
   const words = (m + 31) >>> 5;
   const match = new Int32Array(alphabetSize * words);
   for (let k = 0; k < m; k++) match[pattern[k]! * words + (k >>> 5)]! |= 1 << (k & 31);
@@ -174,15 +185,19 @@ function longestCommonSubsequence(a: Int32Array, b: Int32Array): number {
     }
   }
   let zeros = 0;
-  for (let w = 0; w < words; w++) {
-    const bits = Math.min(32, m - w * 32);
-    let unset = ~v[w]! & (bits === 32 ? -1 : (1 << bits) - 1);
-    while (unset !== 0) {
-      unset &= unset - 1;
-      zeros += 1;
-    }
-  }
+  for (let w = 0; w < words; w++) zeros += zeroBits(v[w]!, Math.min(32, m - w * 32));
   return zeros;
+}
+
+/** Zero bits among the low `bits` (1 to 32) bits of a 32-bit word. */
+function zeroBits(word: number, bits: number): number {
+  let unset = ~word & (bits === 32 ? -1 : (1 << bits) - 1);
+  let count = 0;
+  while (unset !== 0) {
+    unset &= unset - 1;
+    count += 1;
+  }
+  return count;
 }
 
 /**
@@ -200,29 +215,54 @@ export const EDIT_SIMILARITY_MAX_CODE_POINTS = 2000;
  * O(n·⌈m/32⌉) steps.
  */
 export function editSimilarity(a: string, b: string): number {
-  const alphabet = new Map<number, number>();
-  const first = codePointIds(a, alphabet);
-  const second = codePointIds(b, alphabet);
-  const longer = Math.max(first.length, second.length);
-  if (longer === 0) return 1;
-  return 1 - levenshtein(first, second, alphabet.size) / longer;
+  const alphabet: Alphabet = { size: 0, used: [] };
+  try {
+    const first = codePointIds(a, alphabet);
+    const second = codePointIds(b, alphabet);
+    const longer = Math.max(first.length, second.length);
+    if (longer === 0) return 1;
+    return 1 - levenshtein(first, second, alphabet.size) / longer;
+  } finally {
+    for (const point of alphabet.used) bmpIds[point] = 0;
+  }
 }
 
-/** The first `EDIT_SIMILARITY_MAX_CODE_POINTS` code points of a text, as ids shared through `alphabet`. */
-function codePointIds(text: string, alphabet: Map<number, number>): Int32Array {
-  const ids = new Int32Array(Math.min(text.length, EDIT_SIMILARITY_MAX_CODE_POINTS));
-  let n = 0;
-  for (let i = 0; i < text.length && n < EDIT_SIMILARITY_MAX_CODE_POINTS; i++) {
+/** Code point → id + 1 for the pair being compared, for the Basic Multilingual Plane; reset after each pair. */
+const bmpIds = new Int32Array(0x10000);
+
+interface Alphabet {
+  size: number;
+  /** BMP code points given an id in `bmpIds`, to reset afterwards. */
+  used: number[];
+  /** Code points above U+FFFF. */
+  astral?: Map<number, number>;
+}
+
+/** The first `EDIT_SIMILARITY_MAX_CODE_POINTS` code points of a text, as ids numbered in `alphabet`. */
+function codePointIds(text: string, alphabet: Alphabet): number[] {
+  const ids: number[] = [];
+  for (let i = 0; i < text.length && ids.length < EDIT_SIMILARITY_MAX_CODE_POINTS; i++) {
     const point = text.codePointAt(i)!;
-    if (point > 0xffff) i += 1;
-    let id = alphabet.get(point);
-    if (id === undefined) {
-      id = alphabet.size;
-      alphabet.set(point, id);
+    if (point > 0xffff) {
+      i += 1;
+      alphabet.astral ??= new Map();
+      let id = alphabet.astral.get(point);
+      if (id === undefined) {
+        id = alphabet.size++;
+        alphabet.astral.set(point, id);
+      }
+      ids.push(id);
+    } else {
+      let id = bmpIds[point]! - 1;
+      if (id < 0) {
+        id = alphabet.size++;
+        bmpIds[point] = id + 1;
+        alphabet.used.push(point);
+      }
+      ids.push(id);
     }
-    ids[n++] = id;
   }
-  return ids.subarray(0, n);
+  return ids;
 }
 
 /**
@@ -231,7 +271,7 @@ function codePointIds(text: string, alphabet: Map<number, number>): Int32Array {
  * each block is run over the whole text, the horizontal deltas leaving its bottom row kept one bit
  * per column for the next block.
  */
-function levenshtein(a: Int32Array, b: Int32Array, alphabetSize: number): number {
+function levenshtein(a: readonly number[], b: readonly number[], alphabetSize: number): number {
   let start = 0;
   let endA = a.length;
   let endB = b.length;
@@ -240,8 +280,8 @@ function levenshtein(a: Int32Array, b: Int32Array, alphabetSize: number): number
     endA--;
     endB--;
   }
-  let pattern = a.subarray(start, endA);
-  let text = b.subarray(start, endB);
+  let pattern = a.slice(start, endA);
+  let text = b.slice(start, endB);
   if (pattern.length > text.length) [pattern, text] = [text, pattern];
   const m = pattern.length;
   const n = text.length;
