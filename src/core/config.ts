@@ -123,10 +123,16 @@ export const Gate = z
   });
 export type Gate = z.infer<typeof Gate>;
 
-/** The gates a suite gets when it names none: a common output-similarity alarm level, no lost assertions, few errors. */
+/**
+ * The gates a suite gets when it names none: a common output-similarity alarm level, and drops
+ * wider than sampling noise in assertions and reference similarity. A zero-drop assertion gate
+ * fails about 40% of unchanged prompts once answers vary (bench/simulate-gate.ts measured it);
+ * 0.1 and 0.04 kept false failures at 0% with 60 cases and still caught a fifth of cases regressing.
+ */
 export const DEFAULT_GATES: Gate[] = [
   { metric: 'similarity_to_base', min: 0.85 },
-  { metric: 'assertion_pass_rate', max_drop: 0 },
+  { metric: 'assertion_pass_rate', max_drop: 0.1 },
+  { metric: 'similarity_to_reference', max_drop: 0.04 },
   { metric: 'error_rate', max: 0.05 },
 ];
 
