@@ -75,6 +75,10 @@ export interface RepoReader {
 export interface ResponseCache {
   get(key: string): Promise<ChatResult | undefined>;
   set(key: string, result: ChatResult): Promise<void>;
+  /** Reads many keys in few round trips (a remote store implements it; a local one need not). */
+  getMany?(keys: readonly string[]): Promise<Map<string, ChatResult>>;
+  /** Writes many entries in few round trips. */
+  setMany?(entries: readonly (readonly [string, ChatResult])[]): Promise<void>;
 }
 
 export interface Clock {

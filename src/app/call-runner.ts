@@ -17,7 +17,15 @@ export interface CallRunner {
   readonly spentUsd: number;
   /** True once a call was refused because the budget was spent. */
   readonly budgetReached: boolean;
+  /** Reads the cached answers of these (request, sample) pairs in one batch, before any call. */
+  prefetch(pairs: readonly (readonly [ChatRequest, number])[]): Promise<void>;
+  /** Waits until every answer is written to the cache; cache write failures are counted, not thrown. */
+  flush(): Promise<{ failedWrites: number }>;
 }
+
+/** Answers per batched cache write, and the longest an answer waits for its batch. */
+const WRITE_BATCH = 100;
+const WRITE_BATCH_MS = 100;
 
 /** The error of a call the budget did not allow: never made, never cached, and not a model failure. */
 export const BUDGET_REACHED = 'not run: the budget for this evaluation was reached';
@@ -42,9 +50,42 @@ export function createCallRunner(options: {
   let spentUsd = 0;
   let budgetReached = false;
   const overBudget = () => options.budgetUsd !== undefined && spentUsd >= options.budgetUsd;
+  // Keys read ahead of the calls: a prefetched key with no entry is a known miss, costing no round trip.
+  const prefetched = new Map<string, ChatResult | undefined>();
+  // Answers are written behind the calls, in batches when the cache can, so no case waits for a
+  // write: a remote store's round trips would otherwise sit on every case's critical path.
+  const writes = new Set<Promise<void>>();
+  let buffer: [string, ChatResult][] = [];
+  let flushTimer: NodeJS.Timeout | undefined;
+  let failedWrites = 0;
+  const track = (write: Promise<void>) => {
+    const settled = write.catch(() => {
+      failedWrites += 1;
+    });
+    writes.add(settled);
+    void settled.then(() => writes.delete(settled));
+  };
+  const writeBuffer = () => {
+    if (flushTimer) clearTimeout(flushTimer);
+    flushTimer = undefined;
+    if (buffer.length === 0 || !cache?.setMany) return;
+    const entries = buffer;
+    buffer = [];
+    track(cache.setMany(entries));
+  };
+  const store = (key: string, result: ChatResult) => {
+    if (!cache) return;
+    if (!cache.setMany) {
+      track(cache.set(key, result));
+      return;
+    }
+    buffer.push([key, result]);
+    if (buffer.length >= WRITE_BATCH) writeBuffer();
+    else flushTimer ??= setTimeout(writeBuffer, WRITE_BATCH_MS);
+  };
 
   async function fetchResult(key: string, request: ChatRequest, sample: number, price?: (result: ChatResult) => number): Promise<CallOutcome> {
-    const stored = await cache?.get(key);
+    const stored = prefetched.has(key) ? prefetched.get(key) : await cache?.get(key);
     if (stored) return { result: stored, cached: true };
     if (signal?.aborted) return { result: cancelled(), cached: false };
     const result = await limit(async () => {
@@ -58,7 +99,7 @@ export function createCallRunner(options: {
       spentUsd += price?.(answer) ?? 0;
       return answer;
     });
-    if (!result.error) await cache?.set(key, result);
+    if (!result.error) store(key, result);
     return { result, cached: false };
   }
 
@@ -71,6 +112,17 @@ export function createCallRunner(options: {
     },
     get budgetReached() {
       return budgetReached;
+    },
+    async prefetch(pairs) {
+      if (!cache?.getMany) return;
+      const keys = [...new Set(pairs.map(([request, sample]) => completionKey(llm.provider, request, sample)))];
+      const found = await cache.getMany(keys);
+      for (const key of keys) prefetched.set(key, found.get(key));
+    },
+    async flush() {
+      writeBuffer();
+      while (writes.size > 0) await Promise.all([...writes]);
+      return { failedWrites };
     },
     async call(request, sample, price) {
       const key = completionKey(llm.provider, request, sample);

@@ -173,8 +173,11 @@ async function runEvaluation(
   for (const task of tasks) if (task.side === 'head') task.sampleOffset = request.headSampleOffset ?? 0;
   const estimate = estimateCost(tasks, suites, config.judge);
   deps.onEstimate?.(estimate);
+  await runner.prefetch(tasks.flatMap((t) => Array.from({ length: t.sampleCount }, (_, i) => [t.request, t.sampleOffset + i] as const)));
   await runTasks(tasks, runner, concurrency, deps.onProgress);
   await runJudges(suites, runner, config.judge);
+  // Cache writes finish while the outputs are embedded and scored.
+  const flushed = runner.flush();
   const vectors = await embedAll(suites, tasks, embedder, deps.signal, deps.embeddingCache);
   const results = suites.map((s) => scoreSuite(s, vectors));
   const skipped = tasks.reduce((n, t) => n + t.samples.filter((x) => x.error === BUDGET_REACHED).length, 0);
@@ -194,6 +197,7 @@ async function runEvaluation(
     costUsd: results.reduce((n, r) => n + r.usage.base.costUsd + r.usage.head.costUsd, 0),
     durationMs: clock.now() - started,
   };
+  await flushed;
   const provenance = {
     embeddingModel: embedder.model,
     ...(suites.some((s) => s.suite.rubrics.length > 0) ? { judgeModel: config.judge.model } : {}),

@@ -96,6 +96,25 @@ export class FirestoreStore implements Store {
         if (!isCacheable(result)) return;
         await responses.doc(documentId(key)).set(strip({ result: cachedCopy(result), writtenAt: now() }));
       },
+      getMany: async (keys) => {
+        const keyById = new Map(keys.map((key) => [documentId(key), key]));
+        const found = new Map<string, ChatResult>();
+        const groups = chunks([...keyById.keys()], REFS_PER_GET_ALL);
+        const snapshots = await Promise.all(groups.map((ids) => this.#db.getAll(...ids.map((id) => responses.doc(id)))));
+        for (const snapshot of snapshots.flat()) {
+          const result = snapshot.get('result') as ChatResult | undefined;
+          if (result) found.set(keyById.get(snapshot.id)!, cachedCopy(result));
+        }
+        return found;
+      },
+      setMany: async (entries) => {
+        const writtenAt = now();
+        await this.#writeAll(
+          entries
+            .filter(([, result]) => isCacheable(result))
+            .map(([key, result]) => ({ ref: responses.doc(documentId(key)), data: strip({ result: cachedCopy(result), writtenAt }), bytes: Buffer.byteLength(result.output, 'utf8') + 256 })),
+        );
+      },
     };
 
     this.embeddings = {

@@ -21,6 +21,21 @@ describeWithEmulators('FirestoreStore on the Firestore emulator', () => {
     reopen: async (clock) => new FirestoreStore({ projectId: PROJECT, collectionPrefix: prefix, clock }),
   });
 
+  it('reads and writes many cached answers in batches, skipping errors', async () => {
+    const store = new FirestoreStore({ projectId: PROJECT, collectionPrefix: `many${randomUUID().slice(0, 8)}_` });
+    try {
+      const answer = (output: string) => ({ output, usage: { inputTokens: 1, outputTokens: 1 }, latencyMs: 5 });
+      const entries = Array.from({ length: 650 }, (_, i) => [`key-${i}`, answer(`answer ${i}`)] as const);
+      await store.responses.setMany!([...entries, ['failed', { ...answer(''), error: 'HTTP 500' }]]);
+      const found = await store.responses.getMany!([...entries.map(([key]) => key), 'failed', 'missing']);
+      expect(found.size).toBe(650);
+      expect(found.get('key-649')?.output).toBe('answer 649');
+      expect(found.has('failed')).toBe(false);
+    } finally {
+      await store.close();
+    }
+  });
+
   describe('document layout', () => {
     const raw = new Firestore({ projectId: PROJECT });
     afterAll(() => raw.terminate());
