@@ -51,7 +51,8 @@ export function perCaseDelta(metric: MetricName): PerCase | undefined {
       return both((side) => sampleMean(side, (s) => s.costUsd));
     case 'latency_p50':
     case 'latency_p95':
-      return both((side) => sampleMean(side, (s) => s.latencyMs));
+      // A percentile is not a mean of per-case values: an interval of mean deltas would not describe it.
+      return undefined;
     case 'error_rate':
       return both((side) => side.samples.filter((s) => s.error).length / Math.max(1, side.samples.length));
     case 'bleu':
@@ -65,7 +66,8 @@ export function perCaseDelta(metric: MetricName): PerCase | undefined {
     case 'consistency_similarity':
       return both((side) => side.consistency?.similarity);
     case 'length_ratio':
-      return both((side) => (side.error ? undefined : side.output.length));
+      // In the row's unit: each case's own ratio, less 1 (main against itself).
+      return (c) => (c.status === 'paired' && c.base && c.head && !c.base.error && !c.head.error && c.base.output.length > 0 ? c.head.output.length / c.base.output.length - 1 : undefined);
   }
   return undefined;
 }

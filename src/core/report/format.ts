@@ -88,8 +88,17 @@ export function safeSlice(text: string, end: number): string {
 function formatMagnitude(value: number, unit: MetricUnit): string {
   const digits = DECIMALS[unit];
   if (unit === 'ms') return formatCount(value);
+  // Per-case costs are fractions of a cent: below a cent, three significant digits keep a 40% change visible.
+  if (unit === 'usd' && value > 0 && value < 0.01) return `$${significant(value)}`;
   const fixed = value.toFixed(digits);
   return unit === 'usd' ? `$${fixed}` : fixed;
+}
+
+/** Three significant digits without trailing zeros, never in exponent notation: 0.000150 → 0.00015. */
+function significant(value: number): string {
+  const text = value.toPrecision(3);
+  const plain = text.includes('e') ? value.toFixed(10) : text;
+  return plain.replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '');
 }
 
 function isZeroWhenRounded(formatted: string): boolean {
