@@ -11,10 +11,13 @@ export interface GateJob {
   /** Absent for a merge group, which has no pull request to comment on. */
   pullNumber?: number;
   isFork: boolean;
-  checkRunId: number;
-  checkRunUrl: string;
+  /** The webhook delivery that asked for this run. */
+  deliveryId: string;
   /** The run record this job produces; also the queue's deduplication id. */
   runId: string;
+  /** Set once the worker has created the check run (the webhook only enqueues). */
+  checkRunId?: number;
+  checkRunUrl?: string;
   suites: string[];
   noCache: boolean;
   /** A maintainer approved running a fork's pull request. */
@@ -26,7 +29,10 @@ export function supersedeKey(job: Pick<GateJob, 'owner' | 'repo' | 'pullNumber' 
   return `${job.owner}/${job.repo}#${job.pullNumber ?? `merge-group-${job.headSha}`}`;
 }
 
-/** One run per check run: a rerun creates a new check run, hence a new run. */
-export function runIdOf(job: Pick<GateJob, 'owner' | 'repo' | 'headSha' | 'checkRunId'>): string {
-  return `${job.owner}/${job.repo}@${job.headSha}#${job.checkRunId}`;
+/** A job whose check run exists. */
+export type StartedJob = GateJob & { checkRunId: number; checkRunUrl: string };
+
+/** One run per delivery: a redelivery is the same run, a rerun (a new delivery) a new one. */
+export function runIdOf(job: Pick<GateJob, 'owner' | 'repo' | 'headSha' | 'deliveryId'>): string {
+  return `${job.owner}/${job.repo}@${job.headSha}#${job.deliveryId}`;
 }

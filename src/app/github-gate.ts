@@ -6,7 +6,7 @@ import { renderMarkdown } from '../core/report/render-markdown.js';
 import type { EvaluationResult } from '../core/types.js';
 import type { Clock, DeliveryLog, Embedder, EmbeddingCache, JobQueue, LlmClient, Logger, ResponseCache, RunRecord, RunStore } from '../ports.js';
 import { evaluate } from './evaluate.js';
-import { runIdOf, supersedeKey, type GateJob } from './gate-job.js';
+import { runIdOf, supersedeKey, type GateJob, type StartedJob } from './gate-job.js';
 
 export const COMMENT_MARKER = '<!-- llmops-gate:sticky -->';
 export const RUN_ACTION = 'run-eval';
@@ -61,8 +61,8 @@ export class GitHubGate {
 
   constructor(private readonly deps: GateDeps) {}
 
-  /** Webhook path: answer fast. Reads `.llmops.yml` from the base (no config: the repository has not opted in). */
-  async request(target: GateTarget, options: GateOptions): Promise<'queued' | 'duplicate' | 'not-configured'> {
+  /** Webhook path: claims the delivery and enqueues its job; no GitHub call, so the answer is immediate. */
+  async request(target: GateTarget, options: GateOptions): Promise<'queued' | 'duplicate'> {
     if (!(await this.deps.deliveries.claim(options.deliveryId))) return 'duplicate';
     try {
       return await this.requestClaimed(target, options);
@@ -73,29 +73,41 @@ export class GitHubGate {
     }
   }
 
-  private async requestClaimed(target: GateTarget, options: GateOptions): Promise<'queued' | 'not-configured'> {
-    const client = await this.deps.github(target.installationId, target);
-    const config = await client.readFile(target.baseSha, CONFIG_PATH);
-    if (config === undefined) {
-      this.deps.log.info({ repo: `${target.owner}/${target.repo}` }, 'no .llmops.yml on the base branch; nothing to gate');
-      return 'not-configured';
-    }
-    const check = await client.createCheckRun({
-      name: this.deps.checkName,
-      head_sha: target.headSha,
-      status: 'queued',
-      output: { title: 'Queued', summary: 'Waiting for a worker to evaluate this commit.' },
-    });
+  private async requestClaimed(target: GateTarget, options: GateOptions): Promise<'queued'> {
     this.supersede(target);
     const job: GateJob = {
       ...pickTarget(target),
-      checkRunId: check.id,
-      checkRunUrl: check.url,
-      runId: runIdOf({ ...target, checkRunId: check.id }),
+      deliveryId: options.deliveryId,
+      runId: runIdOf({ ...target, deliveryId: options.deliveryId }),
       suites: options.command?.suites ?? [],
       noCache: options.command?.noCache ?? false,
       approved: options.approved ?? false,
     };
+    await this.deps.queue.enqueue(job, { id: job.runId });
+    return 'queued';
+  }
+
+  /**
+   * The first step of a job: reads `.llmops.yml` from the base (none: the repository has not opted
+   * in, and nothing is posted) and creates the queued check run, once per run even when the job is
+   * delivered again.
+   */
+  private async start(client: GitHubClient, job: GateJob): Promise<StartedJob | undefined> {
+    const stored = await this.deps.runs?.getRun(job.runId);
+    const known = stored?.job as Partial<StartedJob> | undefined;
+    if (stored?.checkRunId !== undefined && known?.checkRunUrl !== undefined) return { ...job, checkRunId: stored.checkRunId, checkRunUrl: known.checkRunUrl };
+    const config = await client.readFile(job.baseSha, CONFIG_PATH);
+    if (config === undefined) {
+      this.deps.log.info({ repo: `${job.owner}/${job.repo}` }, 'no .llmops.yml on the base branch; nothing to gate');
+      return undefined;
+    }
+    const check = await client.createCheckRun({
+      name: this.deps.checkName,
+      head_sha: job.headSha,
+      status: 'queued',
+      output: { title: 'Queued', summary: 'Waiting for a worker to evaluate this commit.' },
+    });
+    const started: StartedJob = { ...job, checkRunId: check.id, checkRunUrl: check.url };
     const now = this.deps.clock.now();
     await this.deps.runs?.createRun({
       id: job.runId,
@@ -104,23 +116,26 @@ export class GitHubGate {
       baseSha: job.baseSha,
       ...(job.pullNumber === undefined ? {} : { pullNumber: job.pullNumber }),
       status: 'queued',
-      checkRunId: job.checkRunId,
-      job: { ...job },
+      checkRunId: check.id,
+      job: { ...started },
       createdAt: now,
       updatedAt: now,
     });
-    await this.deps.queue.enqueue(job, { id: job.runId });
-    return 'queued';
+    return started;
   }
 
   /** Worker path: evaluates and reports. Never leaves the check in progress. */
-  async run(job: GateJob): Promise<void> {
+  async run(queued: GateJob): Promise<void> {
     // Delivery is at least once: a job whose run already ended does nothing twice.
-    const stored = await this.deps.runs?.getRun(job.runId);
+    const stored = await this.deps.runs?.getRun(queued.runId);
     if (stored && (stored.status === 'completed' || stored.status === 'cancelled')) return;
-    const client = await this.deps.github(job.installationId, job);
-    const key = supersedeKey(job);
-    const newest = this.latest.get(key) ?? job.headSha;
+    const key = supersedeKey(queued);
+    const newest = this.latest.get(key) ?? queued.headSha;
+    // A head superseded before its job started never gets a check run at all.
+    if (newest !== queued.headSha && stored?.checkRunId === undefined) return;
+    const client = await this.deps.github(queued.installationId, queued);
+    const job = await this.start(client, queued);
+    if (!job) return;
     if (newest !== job.headSha) {
       await this.cancel(client, job, newest);
       return;
@@ -146,7 +161,7 @@ export class GitHubGate {
     }
   }
 
-  private async evaluateAndReport(client: GitHubClient, job: GateJob, signal: AbortSignal): Promise<void> {
+  private async evaluateAndReport(client: GitHubClient, job: StartedJob, signal: AbortSignal): Promise<void> {
     if (job.isFork && !job.approved && (await this.forksNeedApproval(client, job))) {
       await client.updateCheckRun(job.checkRunId, {
         status: 'completed',
@@ -213,7 +228,7 @@ export class GitHubGate {
     const stale = await runs.listStaleRuns(this.deps.clock.now() - minutes * 60_000);
     let reaped = 0;
     for (const run of stale) {
-      const job = run.job as GateJob | undefined;
+      const job = run.job as StartedJob | undefined;
       if (!job || run.checkRunId === undefined) continue;
       try {
         const client = await this.deps.github(job.installationId, job);
@@ -238,7 +253,7 @@ export class GitHubGate {
     await this.deps.runs?.updateRun(job.runId, (run) => ({ ...run, ...change, updatedAt: this.deps.clock.now() }));
   }
 
-  private async report(client: GitHubClient, job: GateJob, result: EvaluationResult): Promise<void> {
+  private async report(client: GitHubClient, job: StartedJob, result: EvaluationResult): Promise<void> {
     const named = { ...result, base: { ref: job.baseRef, sha: job.baseSha }, head: { ref: job.headRef, sha: job.headSha } };
     const summary = renderMarkdown(named, { maxChars: OUTPUT_LIMIT, checkRunUrl: job.checkRunUrl, ...(result.topCases === undefined ? {} : { topCases: result.topCases }) });
     await this.setRun(job, { status: 'completed', verdict: result.verdict, headline: result.headline, calls: result.totals.calls, costUsd: result.totals.costUsd });
@@ -257,7 +272,7 @@ export class GitHubGate {
     }
   }
 
-  private async forksNeedApproval(client: GitHubClient, job: GateJob): Promise<boolean> {
+  private async forksNeedApproval(client: GitHubClient, job: StartedJob): Promise<boolean> {
     const text = await client.readFile(job.baseSha, CONFIG_PATH);
     if (text === undefined) return false;
     const parsed = parseConfig(text);
@@ -265,7 +280,7 @@ export class GitHubGate {
     return parsed.ok && parsed.value.forks === 'require_approval';
   }
 
-  private async cancel(client: GitHubClient, job: GateJob, newerSha: string | undefined): Promise<void> {
+  private async cancel(client: GitHubClient, job: StartedJob, newerSha: string | undefined): Promise<void> {
     await this.setRun(job, { status: 'cancelled' });
     await client.updateCheckRun(job.checkRunId, {
       status: 'completed',
@@ -289,7 +304,7 @@ export class GitHubGate {
   }
 }
 
-function pickTarget(target: GateTarget): Omit<GateJob, 'checkRunId' | 'checkRunUrl' | 'runId' | 'suites' | 'noCache' | 'approved'> {
+function pickTarget(target: GateTarget): Omit<GateJob, 'checkRunId' | 'checkRunUrl' | 'runId' | 'deliveryId' | 'suites' | 'noCache' | 'approved'> {
   return {
     owner: target.owner,
     repo: target.repo,

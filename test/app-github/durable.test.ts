@@ -3,6 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import nock from 'nock';
+import { SqliteJobQueue } from '../../src/adapters/queue/sqlite-job-queue.js';
+import { MemoryStore } from '../../src/adapters/store/memory-store.js';
+import type { GateJob } from '../../src/app/gate-job.js';
 import { AppEnv } from '../../src/env.js';
 import { buildInfrastructure, type Infrastructure } from '../../src/infrastructure.js';
 import { describeWithEmulators, EMULATOR_PROJECT } from '../support/emulator-env.js';
@@ -79,6 +82,26 @@ describe('durable state on the embedded database', () => {
     }
   });
 
+  it('retries a job whose GitHub call failed: the check run is created on the next attempt', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llmops-retry-'));
+    try {
+      fake = new FakeGitHub()
+        .token(1)
+        .repo(REPO, { [BASE_SHA]: repoFiles(), [HEAD_SHA]: repoFiles({ 'prompts/support.md': PROMPT_BRIEF }) });
+      fake.scope().post(`/repos/${REPO}/check-runs`).reply(502, { message: 'Server Error' });
+      fake.checkRun(REPO, { id: 101, updates: 2 }).pullFiles(REPO, PR_NUMBER, [['prompts/support.md']]).comments(REPO, PR_NUMBER).createComment(REPO, PR_NUMBER);
+      const queue = new SqliteJobQueue<GateJob>({ path: join(dir, 'jobs.sqlite'), concurrency: 1, backoffMs: 20, pollMs: 20 });
+      const app = startApp({ infrastructure: { store: new MemoryStore(), queue } });
+      await app.receive('pull_request', fixture('pull_request.opened'));
+      await completed(fake, 101);
+      await queue.close();
+      fake.verify();
+      expect(fake.checkRunBodies(REPO, 101).at(-1)).toMatchObject({ status: 'completed', conclusion: 'failure' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('the reaper concludes a run stuck in progress, and a redelivered job of a finished run does nothing', async () => {
     fake = new FakeGitHub().token(1).updateCheck(REPO, 555, 1);
     const infrastructure = memoryInfrastructure();
@@ -95,7 +118,8 @@ describe('durable state on the embedded database', () => {
       isFork: false,
       checkRunId: 555,
       checkRunUrl: `https://github.com/${REPO}/runs/555`,
-      runId: `${REPO}@${HEAD_SHA}#555`,
+      deliveryId: 'delivery-555',
+      runId: `${REPO}@${HEAD_SHA}#delivery-555`,
       suites: [],
       noCache: false,
       approved: false,
