@@ -3,28 +3,14 @@
  * `pr` (so every case is called at both refs), a model manifest, and an N-case JSONL dataset with
  * references.
  */
-import type { RepoReader } from '../src/ports.js';
+import { MemoryRepo } from '../src/adapters/local/memory-repo.js';
+
+export { MemoryRepo };
 
 export const BASE_REF = 'main';
 export const HEAD_REF = 'pr';
 export const EMBEDDING_MODEL = 'text-embedding-bench';
 
-/** A repository held in memory: ref → path → text (the idea of test/support/fakes.ts). */
-export class MemoryRepo implements RepoReader {
-  constructor(private readonly refs: Record<string, Record<string, string>>) {}
-
-  async readFile(ref: string, path: string): Promise<string | undefined> {
-    const files = this.refs[ref];
-    if (!files) throw new Error(`unknown ref ${ref}`);
-    return files[path];
-  }
-
-  async changedFiles(base: string, head: string): Promise<string[]> {
-    const a = this.refs[base] ?? {};
-    const b = this.refs[head] ?? {};
-    return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((path) => a[path] !== b[path]).sort();
-  }
-}
 
 const PRODUCTS = ['shoes', 'jacket', 'backpack', 'tent', 'lamp', 'kettle', 'blender', 'monitor', 'keyboard', 'chair', 'desk', 'scarf', 'watch'];
 const TOPICS = [

@@ -27,6 +27,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createRng, normalDraw } from '../../src/core/stats/random.js';
+import { MemoryRepo } from '../../src/adapters/local/memory-repo.js';
 import type { CallContext, ChatRequest, ChatResult, Embedder, LlmClient, RepoReader } from '../../src/ports.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -394,19 +395,6 @@ export class SyntheticEmbedder implements Embedder {
 export const BASE_REF = 'main';
 export const HEAD_REF = 'pr';
 
-class MemoryRepo implements RepoReader {
-  constructor(private readonly refs: Record<string, Record<string, string>>) {}
-  async readFile(ref: string, path: string): Promise<string | undefined> {
-    const files = this.refs[ref];
-    if (!files) throw new Error(`unknown ref ${ref}`);
-    return files[path];
-  }
-  async changedFiles(base: string, head: string): Promise<string[]> {
-    const a = this.refs[base] ?? {};
-    const b = this.refs[head] ?? {};
-    return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((path) => a[path] !== b[path]).sort();
-  }
-}
 
 const MANIFEST = `provider: openai
 model: synthetic-model

@@ -1,21 +1,5 @@
-import type { ChatRequest, ChatResult, Embedder, LlmClient, RepoReader } from '../../src/ports.js';
-
-/** A repository held in memory: ref → path → text. */
-export class MemoryRepo implements RepoReader {
-  constructor(private readonly refs: Record<string, Record<string, string>>) {}
-
-  async readFile(ref: string, path: string): Promise<string | undefined> {
-    const files = this.refs[ref];
-    if (!files) throw new Error(`unknown ref ${ref}`);
-    return files[path];
-  }
-
-  async changedFiles(base: string, head: string): Promise<string[]> {
-    const a = this.refs[base] ?? {};
-    const b = this.refs[head] ?? {};
-    return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((path) => a[path] !== b[path]).sort();
-  }
-}
+export { MemoryRepo } from '../../src/adapters/local/memory-repo.js';
+import type { ChatRequest, ChatResult, Embedder, LlmClient } from '../../src/ports.js';
 
 /** A model that answers with a function of the request; records every call it receives. */
 export class ScriptedLlm implements LlmClient {

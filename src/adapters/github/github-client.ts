@@ -1,4 +1,5 @@
 import type { ProbotOctokit } from 'probot';
+import type { Annotation } from '../../core/check-output.js';
 import type { RepoReader } from '../../ports.js';
 
 export type Octokit = InstanceType<typeof ProbotOctokit>;
@@ -10,14 +11,7 @@ export interface RepoTarget {
 
 export type CheckConclusion = 'success' | 'failure' | 'neutral' | 'cancelled' | 'action_required' | 'timed_out';
 
-export interface CheckAnnotation {
-  path: string;
-  start_line: number;
-  end_line: number;
-  annotation_level: 'notice' | 'warning' | 'failure';
-  title?: string;
-  message: string;
-}
+export type CheckAnnotation = Annotation;
 
 export interface CheckRunUpdate {
   status?: 'queued' | 'in_progress' | 'completed';
