@@ -75,7 +75,7 @@ describe('durable state on the embedded database', () => {
       expect(secondLlm.requests).toHaveLength(0);
       const done = fake.checkRunBodies(REPO, 102).at(-1)!;
       expect(done).toMatchObject({ status: 'completed', conclusion: 'failure' });
-      expect(done.output.summary).toMatch(/calls: 0 made, 16 cached/);
+      expect(done.output.summary).toMatch(/calls: 0 made, 16 cached · main reused, 0 calls \(8 answers\)/);
       fake.verify();
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -388,6 +388,7 @@ function renderFooter(result: EvaluationResult, checkRunUrl: string | undefined)
     describeFingerprints(result),
     `${formatCount(cases)} ${cases === 1 ? 'case' : 'cases'}`,
     `calls: ${formatCount(result.totals.calls)} made, ${formatCount(result.totals.cachedCalls)} cached`,
+    describeBaseReuse(result),
     `cost ${formatUsd(result.totals.costUsd)}`,
     `took ${formatDuration(result.totals.durationMs)}`,
     `compared ${describeRef(result.base)} with ${describeRef(result.head)}`,
@@ -395,6 +396,13 @@ function renderFooter(result: EvaluationResult, checkRunUrl: string | undefined)
   const text = facts.map((fact) => escapeMarkdown(truncateText(fact, MAX_LINE_CHARS))).join(' · ');
   const link = renderCheckRunLink(checkRunUrl);
   return link ? `${text} · ${link}` : text;
+}
+
+/** Says when main's side cost nothing: every answer came from earlier runs. */
+function describeBaseReuse(result: EvaluationResult): string {
+  const base = result.suites.reduce((n, s) => ({ calls: n.calls + s.usage.base.calls, reused: n.reused + s.usage.base.cachedCalls }), { calls: 0, reused: 0 });
+  if (base.reused === 0) return '';
+  return base.calls === 0 ? `main reused, 0 calls (${formatCount(base.reused)} answers)` : `main: ${formatCount(base.reused)} answers reused, ${formatCount(base.calls)} calls`;
 }
 
 /** A changed `system_fingerprint` means the provider's backend changed between the two runs. */
