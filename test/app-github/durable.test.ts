@@ -5,6 +5,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import nock from 'nock';
 import { SqliteJobQueue } from '../../src/adapters/queue/sqlite-job-queue.js';
 import { MemoryStore } from '../../src/adapters/store/memory-store.js';
+import { SqliteStore } from '../../src/adapters/store/sqlite-store.js';
+import type { ChatRequest, ChatResult } from '../../src/ports.js';
 import type { GateJob } from '../../src/app/gate-job.js';
 import { AppEnv } from '../../src/env.js';
 import { buildInfrastructure, type Infrastructure } from '../../src/infrastructure.js';
@@ -97,6 +99,60 @@ describe('durable state on the embedded database', () => {
       await queue.close();
       fake.verify();
       expect(fake.checkRunBodies(REPO, 101).at(-1)).toMatchObject({ status: 'completed', conclusion: 'failure' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a worker that dies mid-evaluation leaves its job to the next one, which asks only what was not answered', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llmops-crash-'));
+    try {
+      const path = join(dir, 'state.sqlite');
+      fake = new FakeGitHub().repo(REPO, { [BASE_SHA]: repoFiles(), [HEAD_SHA]: repoFiles({ 'prompts/support.md': PROMPT_BRIEF }) }).createCheck(REPO, 101);
+      fake
+        .persistentScope()
+        .post('/app/installations/1/access_tokens')
+        .reply(201, { token: 'ghs_installation1', expires_at: new Date(Date.now() + 3_600_000).toISOString() })
+        .patch(`/repos/${REPO}/check-runs/101`)
+        .reply(200, { id: 101 })
+        .get(`/repos/${REPO}/pulls/${PR_NUMBER}/files`)
+        .query({ per_page: '100' })
+        .reply(200, [{ sha: 'bbcd538c8e72b8c175046e27cc8f907076331401', filename: 'prompts/support.md', status: 'modified', additions: 1, deletions: 1, changes: 2 }]);
+      fake.comments(REPO, PR_NUMBER).createComment(REPO, PR_NUMBER);
+
+      // The first worker answers five questions, then hangs for good: a process that died.
+      const asked: string[] = [];
+      const dying = {
+        provider: 'scripted',
+        async complete(request: ChatRequest): Promise<ChatResult> {
+          asked.push(JSON.stringify(request.messages));
+          if (asked.length > 5) return new Promise<ChatResult>(() => undefined);
+          return { output: supportModel(request), usage: { inputTokens: 10, outputTokens: 5 }, latencyMs: 1 };
+        },
+      };
+      const firstQueue = new SqliteJobQueue<GateJob>({ path, concurrency: 1, leaseMs: 300, pollMs: 20 });
+      const firstStore = SqliteStore.open(path);
+      const first = startApp({ llm: dying, infrastructure: { store: firstStore, queue: firstQueue } });
+      await first.receive('pull_request', fixture('pull_request.opened'), 'delivery-crash');
+      const deadline = Date.now() + 10_000;
+      while (asked.length < 6 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(asked.length).toBeGreaterThan(5);
+      await firstQueue.stop({ abandon: true });
+
+      const secondLlm = new ScriptedLlm(supportModel);
+      const secondQueue = new SqliteJobQueue<GateJob>({ path, concurrency: 1, leaseMs: 300, pollMs: 20 });
+      startApp({ llm: secondLlm, infrastructure: { store: SqliteStore.open(path), queue: secondQueue } });
+      await completed(fake, 101);
+      await secondQueue.close();
+
+      // The five answered before the crash were not asked again; every other question was asked once.
+      const again = secondLlm.requests.map((r) => JSON.stringify(r.messages));
+      expect(again.filter((m) => asked.slice(0, 5).includes(m))).toEqual([]);
+      expect(new Set(again).size).toBe(again.length);
+      expect(again.length).toBe(16 - 5);
+      expect(fake.bodies('POST', `/repos/${REPO}/check-runs`)).toHaveLength(1);
+      expect(fake.checkRunBodies(REPO, 101).at(-1)).toMatchObject({ status: 'completed', conclusion: 'failure' });
+      fake.verify();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
