@@ -1,6 +1,6 @@
 import { parseCommand } from '../core/commands.js';
 import type { GateDeps, GateTarget, GitHubGate } from './github-gate.js';
-import type { RepoTarget } from '../adapters/github/github-client.js';
+import type { GitHubClient, RepoTarget } from '../adapters/github/github-client.js';
 
 const WRITERS = new Set(['admin', 'maintain', 'write']);
 
@@ -49,7 +49,7 @@ export class Reruns {
       return 'refused';
     }
     await client.react(request.commentId, '+1');
-    const target = await this.pullTarget(request, request.pullNumber);
+    const target = await pullTarget(client, request, request.pullNumber);
     await this.gate.request(target, { deliveryId: request.deliveryId, command: parsed.command, approved: true });
     return 'queued';
   }
@@ -65,24 +65,24 @@ export class Reruns {
       this.deps.log.info({ sha: request.headSha }, 'rerun requested for a commit with no open pull request');
       return 'no-pull-request';
     }
-    const target = await this.pullTarget(request, pullNumber);
+    const target = await pullTarget(client, request, pullNumber);
     await this.gate.request(target, { deliveryId: request.deliveryId, approved: request.approved });
     return 'queued';
   }
+}
 
-  private async pullTarget(request: RepoTarget & { installationId: number }, pullNumber: number): Promise<GateTarget> {
-    const client = await this.deps.github(request.installationId, request);
-    const pr = await client.getPullRequest(pullNumber);
-    return {
-      owner: request.owner,
-      repo: request.repo,
-      installationId: request.installationId,
-      headSha: pr.head.sha,
-      baseSha: pr.base.sha,
-      headRef: pr.head.ref,
-      baseRef: pr.base.ref,
-      pullNumber,
-      isFork: pr.head.repo?.full_name !== pr.base.repo.full_name,
-    };
-  }
+/** The pull request's current head and base, as GitHub reports them now. */
+async function pullTarget(client: GitHubClient, request: RepoTarget & { installationId: number }, pullNumber: number): Promise<GateTarget> {
+  const pr = await client.getPullRequest(pullNumber);
+  return {
+    owner: request.owner,
+    repo: request.repo,
+    installationId: request.installationId,
+    headSha: pr.head.sha,
+    baseSha: pr.base.sha,
+    headRef: pr.head.ref,
+    baseRef: pr.base.ref,
+    pullNumber,
+    isFork: pr.head.repo?.full_name !== pr.base.repo.full_name,
+  };
 }

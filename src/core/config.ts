@@ -6,24 +6,24 @@ import { parseYamlSource, zodProblems } from './yaml-source.js';
 export const CONFIG_PATH = '.llmops.yml';
 
 /**
- * Every metric the engine computes. `similarity_*` use embeddings; the others are free to compute.
- * Direction tells the report which way is better.
+ * Every built-in metric the engine computes, with its label and the unit the report formats it
+ * in. `similarity_*` use embeddings; the others are free to compute.
  */
 export const METRICS = {
-  similarity_to_base: { label: 'similarity to main', higherIsBetter: true },
-  similarity_to_reference: { label: 'similarity to reference', higherIsBetter: true },
-  assertion_pass_rate: { label: 'assertion pass rate', higherIsBetter: true },
-  length_ratio: { label: 'length ratio (PR / main)', higherIsBetter: undefined },
-  output_tokens: { label: 'output tokens (mean)', higherIsBetter: false },
-  cost: { label: 'cost per case (USD)', higherIsBetter: false },
-  latency_p50: { label: 'latency p50 (ms)', higherIsBetter: false },
-  latency_p95: { label: 'latency p95 (ms)', higherIsBetter: false },
-  error_rate: { label: 'error rate', higherIsBetter: false },
-  bleu: { label: 'BLEU vs reference', higherIsBetter: true },
-  rouge_l: { label: 'ROUGE-L F1 vs reference', higherIsBetter: true },
-  edit_similarity: { label: 'edit similarity vs reference', higherIsBetter: true },
-  consistency_exact: { label: 'samples identical (share of pairs)', higherIsBetter: true },
-  consistency_similarity: { label: 'similarity among samples', higherIsBetter: true },
+  similarity_to_base: { label: 'similarity to main', unit: 'score' },
+  similarity_to_reference: { label: 'similarity to reference', unit: 'score' },
+  assertion_pass_rate: { label: 'assertion pass rate', unit: 'rate' },
+  length_ratio: { label: 'length ratio (PR / main)', unit: 'ratio' },
+  output_tokens: { label: 'output tokens (mean)', unit: 'tokens' },
+  cost: { label: 'cost per case (USD)', unit: 'usd' },
+  latency_p50: { label: 'latency p50 (ms)', unit: 'ms' },
+  latency_p95: { label: 'latency p95 (ms)', unit: 'ms' },
+  error_rate: { label: 'error rate', unit: 'rate' },
+  bleu: { label: 'BLEU vs reference', unit: 'score' },
+  rouge_l: { label: 'ROUGE-L F1 vs reference', unit: 'score' },
+  edit_similarity: { label: 'edit similarity vs reference', unit: 'score' },
+  consistency_exact: { label: 'samples identical (share of pairs)', unit: 'rate' },
+  consistency_similarity: { label: 'similarity among samples', unit: 'score' },
 } as const;
 
 export type BuiltinMetric = keyof typeof METRICS;
@@ -34,11 +34,6 @@ const RUBRIC_METRIC = /^(judge|pairwise)\.[A-Za-z0-9_-]+$/;
 
 export function isMetricName(value: string): value is MetricName {
   return value in METRICS || RUBRIC_METRIC.test(value);
-}
-
-/** Which way is better for a metric: judge scores and win rates go up; `undefined` for neither. */
-export function higherIsBetter(metric: MetricName): boolean | undefined {
-  return metric in METRICS ? METRICS[metric as BuiltinMetric].higherIsBetter : true;
 }
 
 export const MetricName = z

@@ -59,7 +59,8 @@ describe('pull_request', () => {
     // github-gate.ts comments only when suites ran: no comment request was even mocked.
     expect(fake.requests.filter((r) => r.path.includes('/issues/'))).toEqual([]);
     expect(llm.requests).toHaveLength(0);
-    expect(fake.contentReads(REPO)).toEqual([`.llmops.yml@${BASE_SHA}`, `.llmops.yml@${BASE_SHA}`]);
+    // One read of main's configuration serves every step of the job.
+    expect(fake.contentReads(REPO)).toEqual([`.llmops.yml@${BASE_SHA}`]);
     expect(app.logs.filter((l) => l.level === 'error')).toEqual([]);
   });
 

@@ -1,6 +1,5 @@
 import type { ProbotOctokit } from 'probot';
 import type { Annotation } from '../../core/check-output.js';
-import type { RepoReader } from '../../ports.js';
 
 export type Octokit = InstanceType<typeof ProbotOctokit>;
 
@@ -31,8 +30,26 @@ export class GitHubClient {
     readonly target: RepoTarget,
   ) {}
 
+  /**
+   * Files read so far, by commit and path. A client lives for one job, and the job reads at commit
+   * shas, whose content never changes: `.llmops.yml` is fetched once however many steps need it.
+   */
+  private readonly files = new Map<string, Promise<string | undefined>>();
+
   /** Reads a file at a commit; `undefined` when it does not exist there. Raw media type: no 1 MB cap. */
-  async readFile(ref: string, path: string): Promise<string | undefined> {
+  readFile(ref: string, path: string): Promise<string | undefined> {
+    const key = `${ref}\0${path}`;
+    let pending = this.files.get(key);
+    if (!pending) {
+      pending = this.fetchFile(ref, path);
+      this.files.set(key, pending);
+      // A failed read (a 502) may succeed when asked again.
+      pending.catch(() => this.files.delete(key));
+    }
+    return pending;
+  }
+
+  private async fetchFile(ref: string, path: string): Promise<string | undefined> {
     try {
       const response = await this.octokit.rest.repos.getContent({ ...this.target, path, ref, mediaType: { format: 'raw' } });
       const data: unknown = response.data;
@@ -135,14 +152,6 @@ export class GitHubClient {
       throw error;
     }
   }
-}
-
-/** A RepoReader over one repository whose changed files are known in advance (a PR's or a merge group's). */
-export function gitHubRepoReader(client: GitHubClient, changed: () => Promise<string[]>): RepoReader {
-  return {
-    readFile: (ref, path) => client.readFile(ref, path),
-    changedFiles: () => changed(),
-  };
 }
 
 export function statusOf(error: unknown): number | undefined {

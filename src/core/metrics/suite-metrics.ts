@@ -1,25 +1,9 @@
 import { METRICS, type BuiltinMetric } from '../config.js';
-import type { CaseResult, MetricRow, MetricUnit, SampleResult, SideResult } from '../types.js';
+import type { CaseResult, MetricRow, SampleResult, SideResult } from '../types.js';
 import { mean, percentile } from './vector.js';
 
 type Row = Omit<MetricRow, 'gates' | 'verdict'>;
 
-const UNITS: Record<BuiltinMetric, MetricUnit> = {
-  similarity_to_base: 'score',
-  similarity_to_reference: 'score',
-  assertion_pass_rate: 'rate',
-  length_ratio: 'ratio',
-  output_tokens: 'tokens',
-  cost: 'usd',
-  latency_p50: 'ms',
-  latency_p95: 'ms',
-  error_rate: 'rate',
-  bleu: 'score',
-  rouge_l: 'score',
-  edit_similarity: 'score',
-  consistency_exact: 'rate',
-  consistency_similarity: 'score',
-};
 
 /**
  * The suite's metric table. Each side is measured over the cases it has (main: paired and
@@ -40,7 +24,7 @@ export function suiteMetricRows(cases: readonly CaseResult[]): Row[] {
     rows.push({
       metric,
       label: METRICS[metric].label,
-      unit: UNITS[metric],
+      unit: METRICS[metric].unit,
       ...(base === undefined ? {} : { base }),
       ...(head === undefined ? {} : { head }),
       ...(delta === undefined ? {} : { delta }),
