@@ -17,7 +17,12 @@ export interface CallRunner {
   readonly spentUsd: number;
   /** True once a call was refused because the budget was spent. */
   readonly budgetReached: boolean;
-  /** Reads the cached answers of these (request, sample) pairs in one batch, before any call. */
+  /**
+   * Starts reading the cached answers of these (request, sample) pairs in batches, in the order
+   * given, and returns without waiting for them: a call for one of these pairs waits for its own
+   * batch only, so the first calls start while later batches are still being read, and the model is
+   * never asked for an answer the cache holds.
+   */
   prefetch(pairs: readonly (readonly [ChatRequest, number])[]): Promise<void>;
   /** Waits until every answer is written to the cache; cache write failures are counted, not thrown. */
   flush(): Promise<{ failedWrites: number }>;
@@ -26,6 +31,16 @@ export interface CallRunner {
 /** Answers per batched cache write, and the longest an answer waits for its batch. */
 const WRITE_BATCH = 100;
 const WRITE_BATCH_MS = 100;
+/**
+ * Batched cache writes in flight at once. Answers that arrive while both are out wait and go in the
+ * next batch, which grows while the store is slow: fewer, larger requests instead of a queue of
+ * small ones competing with the reads.
+ */
+const WRITES_IN_FLIGHT = 2;
+/** Keys per batched cache read: small enough that the first batch, which the first calls wait for, comes back soon. */
+const READ_BATCH = 50;
+/** Batched reads in flight at once, sent in call order so the batches needed first are answered first. */
+const READS_IN_FLIGHT = 4;
 
 /** The error of a call the budget did not allow: never made, never cached, and not a model failure. */
 export const BUDGET_REACHED = 'not run: the budget for this evaluation was reached';
@@ -50,28 +65,45 @@ export function createCallRunner(options: {
   let spentUsd = 0;
   let budgetReached = false;
   const overBudget = () => options.budgetUsd !== undefined && spentUsd >= options.budgetUsd;
-  // Keys read ahead of the calls: a prefetched key with no entry is a known miss, costing no round trip.
-  const prefetched = new Map<string, ChatResult | undefined>();
+  // The batched read each prefetched key is in; a batch that failed reads as undefined, and its keys
+  // are then read one by one, as if never prefetched.
+  const prefetched = new Map<string, Promise<Map<string, ChatResult> | undefined>>();
+  const reads = pLimit(READS_IN_FLIGHT);
   // Answers are written behind the calls, in batches when the cache can, so no case waits for a
   // write: a remote store's round trips would otherwise sit on every case's critical path.
   const writes = new Set<Promise<void>>();
+  let writesInFlight = 0;
+  let flushing = false;
   let buffer: [string, ChatResult][] = [];
   let flushTimer: NodeJS.Timeout | undefined;
   let failedWrites = 0;
-  const track = (write: Promise<void>) => {
-    const settled = write.catch(() => {
-      failedWrites += 1;
-    });
+  const track = (write: Promise<void>, after?: () => void) => {
+    const settled = write
+      .catch(() => {
+        failedWrites += 1;
+      })
+      .finally(() => {
+        writes.delete(settled);
+        after?.();
+      });
     writes.add(settled);
-    void settled.then(() => writes.delete(settled));
   };
   const writeBuffer = () => {
     if (flushTimer) clearTimeout(flushTimer);
     flushTimer = undefined;
-    if (buffer.length === 0 || !cache?.setMany) return;
+    if (buffer.length === 0 || !cache?.setMany || writesInFlight >= WRITES_IN_FLIGHT) return;
     const entries = buffer;
     buffer = [];
-    track(cache.setMany(entries));
+    writesInFlight += 1;
+    track(cache.setMany(entries), () => {
+      writesInFlight -= 1;
+      scheduleWrite();
+    });
+  };
+  const scheduleWrite = () => {
+    if (buffer.length === 0) return;
+    if (flushing || buffer.length >= WRITE_BATCH) writeBuffer();
+    else flushTimer ??= setTimeout(writeBuffer, WRITE_BATCH_MS);
   };
   const store = (key: string, result: ChatResult) => {
     if (!cache) return;
@@ -80,12 +112,17 @@ export function createCallRunner(options: {
       return;
     }
     buffer.push([key, result]);
-    if (buffer.length >= WRITE_BATCH) writeBuffer();
-    else flushTimer ??= setTimeout(writeBuffer, WRITE_BATCH_MS);
+    scheduleWrite();
   };
 
+  async function lookup(key: string): Promise<ChatResult | undefined> {
+    const batch = prefetched.get(key);
+    const found = batch && (await batch);
+    return found ? found.get(key) : cache?.get(key);
+  }
+
   async function fetchResult(key: string, request: ChatRequest, sample: number, price?: (result: ChatResult) => number): Promise<CallOutcome> {
-    const stored = prefetched.has(key) ? prefetched.get(key) : await cache?.get(key);
+    const stored = await lookup(key);
     if (stored) return { result: stored, cached: true };
     if (signal?.aborted) return { result: cancelled(), cached: false };
     const result = await limit(async () => {
@@ -114,12 +151,17 @@ export function createCallRunner(options: {
       return budgetReached;
     },
     async prefetch(pairs) {
-      if (!cache?.getMany) return;
-      const keys = [...new Set(pairs.map(([request, sample]) => completionKey(llm.provider, request, sample)))];
-      const found = await cache.getMany(keys);
-      for (const key of keys) prefetched.set(key, found.get(key));
+      const getMany = cache?.getMany?.bind(cache);
+      if (!getMany) return;
+      const keys = [...new Set(pairs.map(([request, sample]) => completionKey(llm.provider, request, sample)))].filter((key) => !prefetched.has(key));
+      for (let start = 0; start < keys.length; start += READ_BATCH) {
+        const group = keys.slice(start, start + READ_BATCH);
+        const batch = reads(() => getMany(group)).catch(() => undefined);
+        for (const key of group) prefetched.set(key, batch);
+      }
     },
     async flush() {
+      flushing = true;
       writeBuffer();
       while (writes.size > 0) await Promise.all([...writes]);
       return { failedWrites };

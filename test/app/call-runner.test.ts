@@ -73,6 +73,86 @@ describe('createCallRunner', () => {
     expect([...cache.entries.values()].map((r) => r.output)).toEqual(['ok']);
   });
 
+  it('returns from prefetch at once, starts calls as their own batch arrives, and never asks the model for a cached answer', async () => {
+    const cache = countingCache();
+    const llm = new ScriptedLlm((request) => `fresh ${request.messages[0]!.content}`);
+    const pairs = Array.from({ length: 120 }, (_, i) => [ask(`q${i}`), 0] as const);
+    // Every even question is cached already.
+    const warm = createCallRunner({ llm: new ScriptedLlm((request) => `cached ${request.messages[0]!.content}`), cache, concurrency: 8 });
+    await Promise.all(pairs.filter((_, i) => i % 2 === 0).map(([request, sample]) => warm.call(request, sample)));
+    await warm.flush();
+    cache.trips.get = 0;
+    const held: { keys: readonly string[]; release: () => void }[] = [];
+    const getMany = cache.getMany!.bind(cache);
+    cache.getMany = (keys) => new Promise((resolve) => held.push({ keys, release: () => resolve(getMany(keys)) }));
+
+    const runner = createCallRunner({ llm, cache, concurrency: 8 });
+    await runner.prefetch(pairs);
+    const outcomes = Promise.all(pairs.map(([request, sample]) => runner.call(request, sample)));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Batches of 50, read in call order; no call waits for a batch it is not in, and none starts unread.
+    expect(held.map((h) => h.keys.length)).toEqual([50, 50, 20]);
+    expect(llm.requests).toHaveLength(0);
+    held[0]!.release();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(llm.requests.map((r) => r.messages[0]!.content)).toEqual(Array.from({ length: 25 }, (_, i) => `q${2 * i + 1}`));
+    held[1]!.release();
+    held[2]!.release();
+    const done = await outcomes;
+    expect(done.map((o) => o.cached)).toEqual(pairs.map((_, i) => i % 2 === 0));
+    expect(done.filter((o) => o.cached).every((o) => o.result.output.startsWith('cached '))).toBe(true);
+    expect(llm.requests).toHaveLength(60);
+    expect(cache.trips.get).toBe(0);
+  });
+
+  it('reads key by key when a batched read fails, still calling the model only for what the cache lacks', async () => {
+    const cache = countingCache();
+    const warm = createCallRunner({ llm: new ScriptedLlm(() => 'cached'), cache, concurrency: 2 });
+    await warm.call(ask('a'), 0);
+    await warm.flush();
+    cache.trips.get = 0;
+    cache.getMany = () => Promise.reject(new Error('batch read refused'));
+    const llm = new ScriptedLlm(() => 'fresh');
+    const runner = createCallRunner({ llm, cache, concurrency: 2 });
+    await runner.prefetch([[ask('a'), 0], [ask('b'), 0]]);
+    const [a, b] = await Promise.all([runner.call(ask('a'), 0), runner.call(ask('b'), 0)]);
+    expect([a, b].map((o) => [o.result.output, o.cached])).toEqual([['cached', true], ['fresh', false]]);
+    expect(llm.requests.map((r) => r.messages[0]!.content)).toEqual(['b']);
+    expect(cache.trips.get).toBe(2);
+  });
+
+  it('keeps at most two batched writes in flight; answers that wait go in the next batch', async () => {
+    const cache = countingCache();
+    const setMany = cache.setMany!.bind(cache);
+    let inFlight = 0;
+    let most = 0;
+    const sizes: number[] = [];
+    const held: (() => void)[] = [];
+    cache.setMany = (batch) => {
+      inFlight += 1;
+      most = Math.max(most, inFlight);
+      sizes.push(batch.length);
+      return new Promise<void>((resolve) =>
+        held.push(() => {
+          inFlight -= 1;
+          resolve(setMany(batch));
+        }),
+      );
+    };
+    const runner = createCallRunner({ llm: new ScriptedLlm(() => 'ok'), cache, concurrency: 16 });
+    await Promise.all(Array.from({ length: 260 }, (_, i) => runner.call(ask(`q${i}`), 0)));
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(sizes).toEqual([100, 100]);
+    const flushed = runner.flush();
+    held.splice(0).forEach((release) => release());
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(sizes).toEqual([100, 100, 60]);
+    held.splice(0).forEach((release) => release());
+    expect(await flushed).toEqual({ failedWrites: 0 });
+    expect(most).toBe(2);
+    expect(cache.entries.size).toBe(260);
+  });
+
   it('refuses calls past the budget without asking the model', async () => {
     const llm = new ScriptedLlm(() => 'paid');
     const runner = createCallRunner({ llm, concurrency: 1, budgetUsd: 1 });
