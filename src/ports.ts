@@ -144,6 +144,13 @@ export interface StoredCaseResult {
   payload: string;
 }
 
+/** The head commit most recently asked to be evaluated for one pull request (or merge group head). */
+export interface LatestHead {
+  sha: string;
+  /** When it was asked for (ms epoch): the latest request wins, and of two at the same time the one recorded last. */
+  requestedAt: number;
+}
+
 export interface RunStore {
   /** Creates the run if it does not exist; returns the stored record (existing or new). */
   createRun(run: RunRecord): Promise<{ run: RunRecord; created: boolean }>;
@@ -157,6 +164,13 @@ export interface RunStore {
   listStaleRuns(before: number): Promise<RunRecord[]>;
   putCaseResults(results: readonly StoredCaseResult[]): Promise<void>;
   listCaseResults(runId: string): Promise<StoredCaseResult[]>;
+  /**
+   * Records `head` as the latest head of `key` (a pull request) unless a later request is recorded
+   * already, atomically across every handle on the store; returns the head recorded afterwards.
+   * Every replica's workers read it to stop the runs of superseded heads.
+   */
+  recordLatestHead(key: string, head: LatestHead): Promise<LatestHead>;
+  latestHead(key: string): Promise<LatestHead | undefined>;
 }
 
 /** All durable state behind one port, so Firestore and the embedded database are interchangeable. */
@@ -165,7 +179,7 @@ export interface Store {
   embeddings: EmbeddingCache;
   deliveries: DeliveryLog;
   runs: RunStore;
-  /** Deletes runs, case results, cache entries and delivery ids last written before `before` (ms epoch). */
+  /** Deletes runs, case results, latest heads, cache entries and delivery ids last written before `before` (ms epoch). */
   purge(before: number): Promise<{ removed: number }>;
   close(): Promise<void>;
 }

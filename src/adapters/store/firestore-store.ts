@@ -8,6 +8,8 @@
  *   dimension.
  * - `deliveries/{deliveryId}`: `{ writtenAt }`, created once (`create` fails on an existing id).
  * - `runs/{runId}`: the RunRecord's fields plus `writtenAt`.
+ * - `heads/{pull request key}`: `{ sha, requestedAt, writtenAt }`, the latest head asked for, changed
+ *   in a transaction so a later request is never overwritten by an earlier one.
  * - `runs/{runId}/cases/{suite:side:caseId}`: one StoredCaseResult plus `writtenAt`, so a run's
  *   document stays small however many cases it has. A payload over MAX_PAYLOAD_BYTES is refused
  *   with PayloadTooLargeError rather than split: one case's samples that large is a dataset to fix,
@@ -19,7 +21,7 @@
  * which are never queried, to make writes cheaper.
  */
 import { Firestore, type BulkWriter, type CollectionReference, type DocumentData, type DocumentReference, type Query } from '@google-cloud/firestore';
-import type { ChatResult, Clock, DeliveryLog, EmbeddingCache, ResponseCache, RunRecord, RunStore, Store, StoredCaseResult } from '../../ports.js';
+import type { ChatResult, Clock, DeliveryLog, EmbeddingCache, LatestHead, ResponseCache, RunRecord, RunStore, Store, StoredCaseResult } from '../../ports.js';
 import { sha256 } from '../../core/hash.js';
 import {
   assertCaseResultsFit,
@@ -34,6 +36,7 @@ import {
   isCacheable,
   isStale,
   OPEN_STATUSES,
+  replacesHead,
   systemClock,
   type StoreOptions,
 } from './store-keys.js';
@@ -72,7 +75,7 @@ export class FirestoreStore implements Store {
   readonly #db: Firestore;
   readonly #clock: Clock;
   readonly #runUpdates = new SerialByKey();
-  readonly #collections: { responses: CollectionReference; embeddings: CollectionReference; deliveries: CollectionReference; runs: CollectionReference };
+  readonly #collections: { responses: CollectionReference; embeddings: CollectionReference; deliveries: CollectionReference; runs: CollectionReference; heads: CollectionReference };
 
   constructor(options: FirestoreStoreOptions) {
     // With FIRESTORE_EMULATOR_HOST set, the client talks to the emulator without credentials.
@@ -81,8 +84,8 @@ export class FirestoreStore implements Store {
     this.#clock = options.clock ?? systemClock;
     const prefix = options.collectionPrefix ?? '';
     const collection = (name: string) => this.#db.collection(`${prefix}${name}`);
-    this.#collections = { responses: collection('responses'), embeddings: collection('embeddings'), deliveries: collection('deliveries'), runs: collection('runs') };
-    const { responses, embeddings, deliveries, runs } = this.#collections;
+    this.#collections = { responses: collection('responses'), embeddings: collection('embeddings'), deliveries: collection('deliveries'), runs: collection('runs'), heads: collection('heads') };
+    const { responses, embeddings, deliveries, runs, heads } = this.#collections;
     const now = () => this.#clock.now();
     const cases = (runId: string) => runs.doc(documentId(runId)).collection('cases');
 
@@ -213,6 +216,23 @@ export class FirestoreStore implements Store {
         const snapshot = await cases(runId).get();
         return snapshot.docs.map((doc) => toCaseResult(doc.data())).sort(byCase);
       },
+      recordLatestHead: async (key, head) => {
+        const ref = heads.doc(documentId(key));
+        return this.#db.runTransaction(
+          async (transaction) => {
+            const data = (await transaction.get(ref)).data();
+            const recorded = data && toHead(data);
+            if (!replacesHead(head, recorded)) return recorded!;
+            transaction.set(ref, { sha: head.sha, requestedAt: head.requestedAt, writtenAt: now() });
+            return { sha: head.sha, requestedAt: head.requestedAt };
+          },
+          { maxAttempts: TRANSACTION_ATTEMPTS },
+        );
+      },
+      latestHead: async (key) => {
+        const data = (await heads.doc(documentId(key)).get()).data();
+        return data && toHead(data);
+      },
     };
   }
 
@@ -224,12 +244,12 @@ export class FirestoreStore implements Store {
   async purge(before: number): Promise<{ removed: number }> {
     const writer = this.#db.bulkWriter();
     let removed = 0;
-    const { responses, embeddings, deliveries, runs } = this.#collections;
+    const { responses, embeddings, deliveries, runs, heads } = this.#collections;
     try {
       removed += await deleteAll(writer, runs.where('writtenAt', '<', before), async (run) => {
         return deleteAll(writer, run.collection('cases'));
       });
-      for (const collection of [responses, embeddings, deliveries]) {
+      for (const collection of [responses, embeddings, deliveries, heads]) {
         removed += await deleteAll(writer, collection.where('writtenAt', '<', before));
       }
     } finally {
@@ -330,6 +350,10 @@ function isAlreadyExists(error: unknown): boolean {
 function toRun(data: DocumentData): RunRecord {
   const { writtenAt: _writtenAt, ...run } = data;
   return run as RunRecord;
+}
+
+function toHead(data: DocumentData): LatestHead {
+  return { sha: data.sha, requestedAt: data.requestedAt };
 }
 
 function toCaseResult(data: DocumentData): StoredCaseResult {

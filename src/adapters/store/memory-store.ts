@@ -2,7 +2,7 @@
  * A Store held in maps, for tests only: nothing survives the process and nothing is shared with
  * another one. Never the default; the CLI and a single app process use SqliteStore.
  */
-import type { ChatResult, Clock, DeliveryLog, EmbeddingCache, ResponseCache, RunRecord, RunStore, Store, StoredCaseResult } from '../../ports.js';
+import type { ChatResult, Clock, DeliveryLog, EmbeddingCache, LatestHead, ResponseCache, RunRecord, RunStore, Store, StoredCaseResult } from '../../ports.js';
 import {
   assertCaseResultsFit,
   byCase,
@@ -13,6 +13,7 @@ import {
   embeddingKey,
   isCacheable,
   isStale,
+  replacesHead,
   systemClock,
   type StoreOptions,
 } from './store-keys.js';
@@ -35,6 +36,7 @@ export class MemoryStore implements Store {
   readonly #runs = new Map<string, Written<RunRecord>>();
   /** Case results by run id, then by case key. */
   readonly #cases = new Map<string, Map<string, Written<StoredCaseResult>>>();
+  readonly #heads = new Map<string, Written<LatestHead>>();
 
   constructor(options: StoreOptions = {}) {
     this.#clock = options.clock ?? systemClock;
@@ -109,6 +111,14 @@ export class MemoryStore implements Store {
         }
       },
       listCaseResults: async (runId) => [...(this.#cases.get(runId)?.values() ?? [])].map((entry) => ({ ...entry.value })).sort(byCase),
+      recordLatestHead: async (key, head) => {
+        if (replacesHead(head, this.#heads.get(key)?.value)) this.#heads.set(key, written({ sha: head.sha, requestedAt: head.requestedAt }));
+        return { ...this.#heads.get(key)!.value };
+      },
+      latestHead: async (key) => {
+        const entry = this.#heads.get(key);
+        return entry && { ...entry.value };
+      },
     };
   }
 
@@ -120,7 +130,7 @@ export class MemoryStore implements Store {
       this.#runs.delete(id);
       this.#cases.delete(id);
     }
-    for (const entries of [this.#responses, this.#embeddings, this.#deliveries] as Map<string, Written<unknown>>[]) {
+    for (const entries of [this.#responses, this.#embeddings, this.#deliveries, this.#heads] as Map<string, Written<unknown>>[]) {
       for (const [key, entry] of entries) {
         if (entry.writtenAt >= before) continue;
         entries.delete(key);

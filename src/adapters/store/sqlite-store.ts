@@ -5,7 +5,7 @@
  * reading, so no process can slip a write in between.
  */
 import Database from 'better-sqlite3';
-import type { ChatResult, Clock, DeliveryLog, EmbeddingCache, ResponseCache, RunRecord, RunStore, Store, StoredCaseResult } from '../../ports.js';
+import type { ChatResult, Clock, DeliveryLog, EmbeddingCache, LatestHead, ResponseCache, RunRecord, RunStore, Store, StoredCaseResult } from '../../ports.js';
 import {
   assertCaseResultsFit,
   byCase,
@@ -22,7 +22,7 @@ import {
 } from './store-keys.js';
 
 /** Bumped with each change to the tables below; `migrate` brings older files forward. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 const SCHEMA_V1 = `
   CREATE TABLE responses (
@@ -61,6 +61,17 @@ const SCHEMA_V1 = `
     written_at INTEGER NOT NULL,
     PRIMARY KEY (run_id, suite, side, case_id)
   );
+`;
+
+// The latest head asked for per pull request, which every worker on the file reads.
+const SCHEMA_V2 = `
+  CREATE TABLE latest_heads (
+    key TEXT PRIMARY KEY,
+    sha TEXT NOT NULL,
+    requested_at INTEGER NOT NULL,
+    written_at INTEGER NOT NULL
+  );
+  CREATE INDEX latest_heads_written_at ON latest_heads (written_at);
 `;
 
 // SQLite allows 32,766 bound parameters per statement; far fewer keeps statements small.
@@ -175,6 +186,21 @@ export class SqliteStore implements Store {
     const putCases = db.transaction((results: readonly StoredCaseResult[], writtenAt: number) => {
       for (const r of results) putCase.run(r.runId, r.suite, r.side, r.caseId, r.payload, writtenAt);
     });
+    // One statement decides: the upsert's WHERE keeps a later request already recorded.
+    const upsertHead = db.prepare(
+      `INSERT INTO latest_heads (key, sha, requested_at, written_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET sha = excluded.sha, requested_at = excluded.requested_at, written_at = excluded.written_at
+       WHERE excluded.requested_at >= latest_heads.requested_at`,
+    );
+    const selectHead = db.prepare<[string], { sha: string; requested_at: number }>('SELECT sha, requested_at FROM latest_heads WHERE key = ?');
+    const headOf = (key: string): LatestHead | undefined => {
+      const row = selectHead.get(key);
+      return row && { sha: row.sha, requestedAt: row.requested_at };
+    };
+    const recordHead = db.transaction((key: string, head: LatestHead) => {
+      upsertHead.run(key, head.sha, head.requestedAt, now());
+      return headOf(key)!;
+    });
 
     this.runs = {
       // `.immediate` is BEGIN IMMEDIATE: the write lock is held from the read to the write.
@@ -194,6 +220,8 @@ export class SqliteStore implements Store {
           .all(runId)
           .map((row) => ({ runId: row.run_id, suite: row.suite, side: row.side, caseId: row.case_id, payload: row.payload }))
           .sort(byCase),
+      recordLatestHead: async (key, head) => recordHead.immediate(key, head),
+      latestHead: async (key) => headOf(key),
     };
   }
 
@@ -202,7 +230,7 @@ export class SqliteStore implements Store {
     const db = this.#db;
     const purge = db.transaction(() => {
       let removed = db.prepare('DELETE FROM case_results WHERE run_id IN (SELECT id FROM runs WHERE written_at < ?)').run(before).changes;
-      for (const table of ['runs', 'responses', 'embeddings', 'deliveries']) {
+      for (const table of ['runs', 'responses', 'embeddings', 'deliveries', 'latest_heads']) {
         removed += db.prepare(`DELETE FROM ${table} WHERE written_at < ?`).run(before).changes;
       }
       return removed;
@@ -225,6 +253,7 @@ function migrate(db: Database.Database): void {
       throw new Error(`the store database ${db.name} has schema version ${version}, newer than this build's ${SCHEMA_VERSION}: upgrade llmops-gate or use another file`);
     }
     if (version < 1) db.exec(SCHEMA_V1);
+    if (version < 2) db.exec(SCHEMA_V2);
     if (row) db.prepare('UPDATE schema_version SET version = ?').run(SCHEMA_VERSION);
     else db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(SCHEMA_VERSION);
   }).immediate();

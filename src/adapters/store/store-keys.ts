@@ -4,7 +4,7 @@
  */
 import { endianness } from 'node:os';
 import { sha256 } from '../../core/hash.js';
-import type { ChatResult, Clock, RunRecord, RunStatus, StoredCaseResult } from '../../ports.js';
+import type { ChatResult, Clock, LatestHead, RunRecord, RunStatus, StoredCaseResult } from '../../ports.js';
 
 export interface StoreOptions {
   /** Stamps `writtenAt` on everything written, which `purge` compares against. */
@@ -74,6 +74,11 @@ export const OPEN_STATUSES: RunStatus[] = (Object.keys(OPEN) as RunStatus[]).fil
 
 export function isStale(run: RunRecord, before: number): boolean {
   return OPEN[run.status] && run.updatedAt < before;
+}
+
+/** Whether `head` replaces the recorded one: a later request does, and so does one made at the same time. */
+export function replacesHead(head: LatestHead, recorded: LatestHead | undefined): boolean {
+  return recorded === undefined || head.requestedAt >= recorded.requestedAt;
 }
 
 /** Oldest first, so the reaper concludes the longest-stuck runs first. */

@@ -46,7 +46,26 @@ describe('SqliteStore on its file', () => {
     const raw = new Database(file);
     raw.prepare('UPDATE schema_version SET version = ?').run(SCHEMA_VERSION + 1);
     raw.close();
-    expect(() => SqliteStore.open(file)).toThrow(/schema version 2, newer than this build's 1/);
+    expect(() => SqliteStore.open(file)).toThrow(`schema version ${SCHEMA_VERSION + 1}, newer than this build's ${SCHEMA_VERSION}`);
+  });
+
+  it('brings a version 1 file forward, keeping its runs and adding the latest heads', async () => {
+    const file = join(directory, 'version-1.db');
+    SqliteStore.open(file).close();
+    const raw = new Database(file);
+    raw.exec('DROP TABLE latest_heads');
+    raw.prepare('UPDATE schema_version SET version = 1').run();
+    raw.prepare("INSERT INTO runs (id, record, status, updated_at, written_at) VALUES ('r1', ?, 'queued', 1, 1)").run(
+      JSON.stringify({ id: 'r1', repo: 'o/r', headSha: 'h', baseSha: 'b', status: 'queued', createdAt: 1, updatedAt: 1 }),
+    );
+    raw.close();
+    const store = SqliteStore.open(file);
+    expect((await store.runs.getRun('r1'))?.status).toBe('queued');
+    expect(await store.runs.recordLatestHead('o/r#1', { sha: 'h', requestedAt: 5 })).toEqual({ sha: 'h', requestedAt: 5 });
+    await store.close();
+    const reopened = new Database(file, { readonly: true });
+    expect(reopened.prepare('SELECT version FROM schema_version').all()).toEqual([{ version: SCHEMA_VERSION }]);
+    reopened.close();
   });
 
   it('loses no update when separate processes update one run at once', async () => {

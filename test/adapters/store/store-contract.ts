@@ -273,6 +273,46 @@ export function storeContract(name: string, harness: StoreHarness): void {
       });
     });
 
+    describe('latest heads', () => {
+      it('knows no head for a key never recorded', async () => {
+        expect(await store.runs.latestHead('octo/prompts#1')).toBeUndefined();
+      });
+
+      it('keeps the latest request: a later one replaces the head, an earlier one arriving late does not', async () => {
+        expect(await store.runs.recordLatestHead('octo/prompts#1', { sha: 'a', requestedAt: 100 })).toEqual({ sha: 'a', requestedAt: 100 });
+        expect(await store.runs.recordLatestHead('octo/prompts#1', { sha: 'b', requestedAt: 200 })).toEqual({ sha: 'b', requestedAt: 200 });
+        expect(await store.runs.recordLatestHead('octo/prompts#1', { sha: 'a', requestedAt: 150 })).toEqual({ sha: 'b', requestedAt: 200 });
+        expect(await (await twin()).runs.latestHead('octo/prompts#1')).toEqual({ sha: 'b', requestedAt: 200 });
+        expect(await store.runs.latestHead('octo/prompts#2')).toBeUndefined();
+      });
+
+      it('lets the head recorded last win between requests made at the same time', async () => {
+        await store.runs.recordLatestHead('octo/prompts#1', { sha: 'a', requestedAt: 100 });
+        expect(await store.runs.recordLatestHead('octo/prompts#1', { sha: 'b', requestedAt: 100 })).toEqual({ sha: 'b', requestedAt: 100 });
+      });
+
+      it('keeps the latest of twenty concurrent requests on two handles, whatever their order', async () => {
+        const handles = [store, await twin()];
+        const times = [7, 19, 3, 12, 20, 1, 15, 9, 4, 18, 2, 11, 16, 6, 13, 8, 17, 5, 14, 10];
+        const answers = await Promise.all(
+          times.map((time, index) => handles[index % handles.length]!.runs.recordLatestHead('pr/with:odd/chars#3', { sha: `sha-${time}`, requestedAt: time })),
+        );
+        expect(await store.runs.latestHead('pr/with:odd/chars#3')).toEqual({ sha: 'sha-20', requestedAt: 20 });
+        // Each writer learns a head at least as late as its own.
+        for (const [index, answer] of answers.entries()) expect(answer.requestedAt).toBeGreaterThanOrEqual(times[index]!);
+      }, 25_000);
+
+      it('purges heads last recorded before the time', async () => {
+        clock.time = 1_000;
+        await store.runs.recordLatestHead('old', { sha: 'a', requestedAt: 1 });
+        clock.time = 5_000;
+        await store.runs.recordLatestHead('new', { sha: 'b', requestedAt: 2 });
+        expect(await store.purge(3_000)).toEqual({ removed: 1 });
+        expect(await store.runs.latestHead('old')).toBeUndefined();
+        expect(await store.runs.latestHead('new')).toEqual({ sha: 'b', requestedAt: 2 });
+      });
+    });
+
     describe('case results', () => {
       it('stores and lists the results of one run', async () => {
         const results = [caseResult('r1', 'c2'), caseResult('r1', 'c1'), caseResult('r1', 'c1', { side: 'base' }), caseResult('r1', 'c1', { suite: 'another' })];
