@@ -1,12 +1,14 @@
+import { execFile } from 'node:child_process';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs, promisify } from 'node:util';
 import { parseCassette, serializeCassette } from '../adapters/local/cassette.js';
 import { GitRepoReader } from '../adapters/local/git-repo-reader.js';
 import { MemoryResponseCache } from '../adapters/local/memory-response-cache.js';
 import { RecordingClient } from '../adapters/local/recording-client.js';
 import { ReplayClient } from '../adapters/local/replay-client.js';
 import { embedderFor, liveLlm } from '../adapters/model-adapters.js';
+import { SqliteStore } from '../adapters/store/sqlite-store.js';
 import { evaluate, type Progress } from '../app/evaluate.js';
 import { noiseFloors, suggestedGatesYaml } from '../core/calibrate.js';
 import { formatProblem } from '../core/problem.js';
@@ -14,7 +16,7 @@ import { renderJson } from '../core/report/render-json.js';
 import { renderMarkdown } from '../core/report/render-markdown.js';
 import type { EvaluationResult } from '../core/types.js';
 import { parseModelEnv, type ModelEnv } from '../env.js';
-import type { LlmClient } from '../ports.js';
+import type { EmbeddingCache, LlmClient, ResponseCache } from '../ports.js';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -29,6 +31,8 @@ export interface CliIo {
 export const EXIT = { pass: 0, fail: 1, error: 2, inconclusive: 3 } as const;
 
 const DEFAULT_CASSETTE = '.llmops/cassette.json';
+/** The cache file's place inside the repository's git directory: never committed, shared by worktrees. */
+const DEFAULT_CACHE_FILE = join('llmops-gate', 'cache.sqlite');
 /** Sample indices of calibration's second run: far from any real `samples` count, so every answer is fresh. */
 const CALIBRATION_SAMPLE_OFFSET = 1000;
 
@@ -53,6 +57,9 @@ Options:
                       <repo>/.llmops/cassette.json)
   --record            call the live endpoint and write every answer to the cassette
   --live              call the live endpoint (OPENAI_API_KEY, OPENAI_BASE_URL) even if a cassette exists
+  --cache FILE        the SQLite file of cached answers and embeddings (default: LLMOPS_SQLITE_PATH
+                      when set, otherwise llmops-gate/cache.sqlite in the repository's .git directory)
+  --no-cache          neither read nor write cached answers and embeddings: ask every question afresh
   -h, --help          this text
 
 Exit status: 0 the gate passes, 1 a gate fails, 2 the configuration or input is wrong or nothing
@@ -77,6 +84,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         cassette: { type: 'string' },
         record: { type: 'boolean', default: false },
         live: { type: 'boolean', default: false },
+        cache: { type: 'string' },
+        'no-cache': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -128,28 +137,38 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     io.stderr(`${error instanceof Error ? error.message : String(error)}\n`);
     return EXIT.error;
   }
-  const result = await evaluate(
-    {
-      base,
-      head,
-      baseSha,
-      headSha,
-      ...(values.config ? { configPath: values.config } : {}),
-      ...(values.suite ? { suites: values.suite } : {}),
-      allSuites: values.all || calibrating,
-      ...(calibrating ? { headSampleOffset: CALIBRATION_SAMPLE_OFFSET } : {}),
-    },
-    {
-      repo,
-      llm,
-      cache: new MemoryResponseCache(),
-      maxConcurrency: env.value.LLMOPS_MAX_CONCURRENCY,
-      embedderFor: (model) => embedderFor(model, env.value),
-      ...(io.progress
-        ? { onProgress: (p: Progress) => io.stderr(`\rcompleted ${p.done}/${p.total} case runs (main and PR), ${p.calls} model calls${p.done === p.total ? '\n' : ''}`) }
-        : {}),
-    },
-  );
+  const store = values['no-cache'] ? undefined : await openCache(values.cache, io, repoDir);
+  if (typeof store === 'string') {
+    io.stderr(`${store}\n`);
+    return EXIT.error;
+  }
+  let result: EvaluationResult;
+  try {
+    result = await evaluate(
+      {
+        base,
+        head,
+        baseSha,
+        headSha,
+        ...(values.config ? { configPath: values.config } : {}),
+        ...(values.suite ? { suites: values.suite } : {}),
+        allSuites: values.all || calibrating,
+        ...(calibrating ? { headSampleOffset: CALIBRATION_SAMPLE_OFFSET } : {}),
+      },
+      {
+        repo,
+        llm,
+        ...cachesFor(store, values.record),
+        maxConcurrency: env.value.LLMOPS_MAX_CONCURRENCY,
+        embedderFor: (model) => embedderFor(model, env.value),
+        ...(io.progress
+          ? { onProgress: (p: Progress) => io.stderr(`\rcompleted ${p.done}/${p.total} case runs (main and PR), ${p.calls} model calls${p.done === p.total ? '\n' : ''}`) }
+          : {}),
+      },
+    );
+  } finally {
+    await store?.close();
+  }
   if (values.record && llm instanceof RecordingClient) {
     await mkdir(dirname(cassettePath), { recursive: true });
     await writeFile(cassettePath, serializeCassette(llm.cassette()));
@@ -161,6 +180,37 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   if (values.out) await writeFile(resolve(io.cwd, values.out), report);
   printProblems(result, io);
   return EXIT[result.verdict];
+}
+
+/**
+ * The durable caches of a run, from the store when there is one. Recording reads no cached answer,
+ * so every question reaches the endpoint and the cassette holds the whole run; its answers are
+ * still written for later runs. Without a store, answers are shared within the run only.
+ */
+function cachesFor(store: SqliteStore | undefined, record: boolean): { cache: ResponseCache; embeddingCache?: EmbeddingCache } {
+  if (!store) return { cache: new MemoryResponseCache() };
+  const { responses, embeddings } = store;
+  const cache: ResponseCache = record ? { get: async () => undefined, set: (key, result) => responses.set(key, result) } : responses;
+  return { cache, embeddingCache: embeddings };
+}
+
+/**
+ * Opens the cache file: `--cache FILE`, else LLMOPS_SQLITE_PATH, else `llmops-gate/cache.sqlite` in
+ * the git directory that every worktree of the checkout shares. Returns a message when it cannot.
+ */
+async function openCache(flag: string | undefined, io: CliIo, repoDir: string): Promise<SqliteStore | string> {
+  let path = flag ?? io.env.LLMOPS_SQLITE_PATH;
+  try {
+    if (path) path = resolve(io.cwd, path);
+    else {
+      const { stdout } = await promisify(execFile)('git', ['rev-parse', '--git-common-dir'], { cwd: repoDir });
+      path = resolve(repoDir, stdout.trim(), DEFAULT_CACHE_FILE);
+    }
+    await mkdir(dirname(path), { recursive: true });
+    return SqliteStore.open(path);
+  } catch (error) {
+    return `cannot open the cache${path ? ` ${path}` : ''}: ${error instanceof Error ? error.message : String(error)} (pass --cache FILE for another file, or --no-cache)`;
+  }
 }
 
 async function buildLlm(options: { live: boolean; record: boolean; cassettePath: string; env: ModelEnv }): Promise<LlmClient | string> {

@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import Database from 'better-sqlite3';
 import { runCli } from '../../src/cli/run-cli.js';
 
 const CONFIG = `embedding:
@@ -148,6 +149,103 @@ describe('llmops-gate eval (end to end on a git repository)', () => {
     const run = await cli(['eval', '--repo', repo, '--base', 'main', '--head', 'harmless', '--live']);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/OPENAI_API_KEY is not set/);
+  });
+});
+
+describe('llmops-gate eval with the cache file', () => {
+  let repo: string;
+  let model: Awaited<ReturnType<typeof startModelServer>>;
+  const live = () => ({ OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: model.url });
+  const evalArgs = (...extra: string[]) => ['eval', '--repo', repo, '--base', 'main', '--head', 'regression', '--format', 'json', ...extra];
+  const totals = (stdout: string) => (JSON.parse(stdout) as { totals: { calls: number; cachedCalls: number } }).totals;
+  const rowsOf = (stdout: string) => (JSON.parse(stdout) as { suites: { rows: unknown[] }[] }).suites[0]!.rows;
+
+  beforeEach(async () => {
+    repo = makeRepo();
+    model = await startModelServer();
+  });
+  afterEach(() => {
+    model.server.close();
+    rmSync(repo, { recursive: true, force: true });
+  });
+
+  it('answers a second run from the cache in the .git directory, with no model call and the same report', async () => {
+    const first = await cli(evalArgs(), live());
+    expect(first.code).toBe(1);
+    expect(model.requests()).toBe(6);
+    expect(totals(first.stdout)).toMatchObject({ calls: 6, cachedCalls: 0 });
+    const file = join(repo, '.git', 'llmops-gate', 'cache.sqlite');
+    expect(existsSync(file)).toBe(true);
+    const db = new Database(file, { readonly: true });
+    try {
+      expect(db.prepare<[], { n: number }>('SELECT count(*) AS n FROM responses').get()!.n).toBe(6);
+      // References and both sides' answers: every text that was embedded.
+      expect(db.prepare<[], { n: number }>('SELECT count(*) AS n FROM embeddings').get()!.n).toBeGreaterThanOrEqual(4);
+    } finally {
+      db.close();
+    }
+
+    const second = await cli(evalArgs(), live());
+    expect(second.code).toBe(1);
+    expect(model.requests()).toBe(6);
+    expect(totals(second.stdout)).toMatchObject({ calls: 0, cachedCalls: 6 });
+    expect(rowsOf(second.stdout)).toEqual(rowsOf(first.stdout));
+  });
+
+  it('asks every question again with --no-cache, and leaves the cache file alone', async () => {
+    await cli(evalArgs(), live());
+    const fresh = await cli(evalArgs('--no-cache'), live());
+    expect(fresh.code).toBe(1);
+    expect(model.requests()).toBe(12);
+    expect(totals(fresh.stdout)).toMatchObject({ calls: 6, cachedCalls: 0 });
+    const db = new Database(join(repo, '.git', 'llmops-gate', 'cache.sqlite'), { readonly: true });
+    try {
+      expect(db.prepare<[], { n: number }>('SELECT count(*) AS n FROM responses').get()!.n).toBe(6);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('records every call with --record, even those the cache holds, then serves the next run from the cache', async () => {
+    await cli(evalArgs(), live());
+    const recorded = await cli(evalArgs('--record'), live());
+    expect(model.requests()).toBe(12);
+    expect(totals(recorded.stdout)).toMatchObject({ calls: 6, cachedCalls: 0 });
+    expect(recorded.stderr).toContain('recorded 6 answers');
+    const cassette = JSON.parse(readFileSync(join(repo, '.llmops', 'cassette.json'), 'utf8')) as { entries: object };
+    expect(Object.keys(cassette.entries)).toHaveLength(6);
+    const after = await cli(evalArgs(), live());
+    expect(totals(after.stdout)).toMatchObject({ calls: 0, cachedCalls: 6 });
+    expect(model.requests()).toBe(12);
+  });
+
+  it('uses the file --cache names, or LLMOPS_SQLITE_PATH', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llmops-cli-cache-'));
+    try {
+      const file = join(dir, 'nested', 'answers.sqlite');
+      await cli(evalArgs('--cache', file), live());
+      expect(model.requests()).toBe(6);
+      expect(existsSync(file)).toBe(true);
+      expect(existsSync(join(repo, '.git', 'llmops-gate'))).toBe(false);
+      const again = await cli(evalArgs(), { ...live(), LLMOPS_SQLITE_PATH: file });
+      expect(totals(again.stdout)).toMatchObject({ calls: 0, cachedCalls: 6 });
+      expect(model.requests()).toBe(6);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('exits 2 when the cache file cannot be opened', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llmops-cli-cache-'));
+    try {
+      writeFileSync(join(dir, 'not-a-directory'), '');
+      const run = await cli(evalArgs('--cache', join(dir, 'not-a-directory', 'cache.sqlite')), live());
+      expect(run.code).toBe(2);
+      expect(run.stderr).toMatch(/cannot open the cache .*not-a-directory.*--no-cache/);
+      expect(model.requests()).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
