@@ -29,6 +29,7 @@
 import { fork } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { evaluate } from '../src/app/evaluate.js';
+import { describeThreshold } from '../src/core/gate.js';
 import type { EvaluationResult } from '../src/core/types.js';
 import { ALTERNATIVE_SETS, GATE_SETS, MAIN_SETS, gatesYaml, type GateSet } from './simulation/gate-sets.js';
 import {
@@ -154,7 +155,7 @@ async function simulatePr(options: Options, set: GateSet, world: SimWorld, vecto
     verdict: result.verdict,
     headline: result.headline,
     gates: (suite?.rows ?? []).flatMap((r) =>
-      r.gates.map((g) => ({ key: `${r.metric} ${g.threshold}`, state: (!g.pass ? 'fail' : g.inconclusive ? 'inconclusive' : 'pass') as GateState })),
+      r.gates.map((g) => ({ key: `${r.metric} ${describeThreshold(g.gate)}${g.gate.on === 'interval' ? ' (95% interval)' : ''}`, state: (!g.pass ? 'fail' : g.inconclusive ? 'inconclusive' : 'pass') as GateState })),
     ),
     ...defined('simToBase', row('similarity_to_base')?.head),
     ...defined('assertBase', row('assertion_pass_rate')?.base),

@@ -169,17 +169,27 @@ async function runEvaluation(
     ...(deps.signal ? { signal: deps.signal } : {}),
   });
   const suites = await Promise.all(names.map((name) => loadSuite(name, config.suites[name]!, request, deps.repo)));
-  const tasks = suites.flatMap((s) => s.tasks);
+  const tasks = suites.flatMap((s) => [...s.tasks, ...s.floorTasks]);
   for (const task of tasks) if (task.side === 'head') task.sampleOffset = request.headSampleOffset ?? 0;
   const estimate = estimateCost(tasks, suites, config.judge);
   deps.onEstimate?.(estimate);
   await runner.prefetch(tasks.flatMap((t) => Array.from({ length: t.sampleCount }, (_, i) => [t.request, t.sampleOffset + i] as const)));
   await runTasks(tasks, runner, concurrency, deps.onProgress);
+  const backends = await reconcileBackends(suites, { llm: deps.llm, concurrency, ...(deps.cache ? { cache: deps.cache } : {}), ...(deps.signal ? { signal: deps.signal } : {}) });
   await runJudges(suites, runner, config.judge);
   // Cache writes finish while the outputs are embedded and scored.
   const flushed = runner.flush();
   const vectors = await embedAll(suites, tasks, embedder, deps.signal, deps.embeddingCache);
   const results = suites.map((s) => scoreSuite(s, vectors));
+  for (const result of results) {
+    const mismatch = backends.notComparable.get(result.name);
+    if (!mismatch || result.verdict !== 'fail') continue;
+    // A different backend on each side explains any difference: reported, never called a regression.
+    result.reasons.unshift(`${mismatch}; the two sides are not comparable, so the failed gates below are not reported as a regression`);
+    result.verdict = 'inconclusive';
+  }
+  // The noise floor's answers are main's calls too: counted in main's usage once the verdict is made.
+  suites.forEach((s, i) => addUsage(results[i]!.usage.base, s.floorTasks.flatMap((t) => t.samples)));
   const skipped = tasks.reduce((n, t) => n + t.samples.filter((x) => x.error === BUDGET_REACHED).length, 0);
   const budget = runner.budgetReached && config.budget_usd !== undefined ? { limitUsd: config.budget_usd, spentUsd: runner.spentUsd, skipped } : undefined;
   if (budget) {
@@ -192,7 +202,7 @@ async function runEvaluation(
   }
   const verdict = worstVerdict(results.map((r) => r.verdict));
   const totals = {
-    calls: runner.calls,
+    calls: runner.calls + backends.calls,
     cachedCalls: results.reduce((n, r) => n + r.usage.base.cachedCalls + r.usage.head.cachedCalls, 0),
     costUsd: results.reduce((n, r) => n + r.usage.base.costUsd + r.usage.head.costUsd, 0),
     durationMs: clock.now() - started,
@@ -218,6 +228,7 @@ async function runEvaluation(
     provenance,
     estimate,
     ...(budget ? { budget } : {}),
+    ...(backends.rerun.length > 0 ? { baseRerun: backends.rerun } : {}),
     topCases: config.report.top_cases,
   };
 }
@@ -231,6 +242,8 @@ interface LoadedSuite {
   /** Problems with main's files: reported, but they do not block the PR that may fix them. */
   baseProblems: Problem[];
   tasks: CaseTask[];
+  /** Fresh answers of main, one per case, that measure main's own run-to-run noise (`noise_floor`). */
+  floorTasks: CaseTask[];
   embeddingError?: string;
   /** Pairwise judge verdicts by case id, then rubric. */
   pairwise: Map<string, Record<string, PairwiseOutcome>>;
@@ -244,6 +257,7 @@ async function loadSuite(name: string, suite: Suite, request: EvaluateRequest, r
     problems: head.problems,
     baseProblems: base.problems.map((p) => ({ ...p, message: `on main: ${p.message}` })),
     tasks: [],
+    floorTasks: [],
     pairwise: new Map(),
     ...(base.side ? { base: base.side } : {}),
     ...(head.side ? { head: head.side } : {}),
@@ -259,8 +273,22 @@ async function loadSuite(name: string, suite: Suite, request: EvaluateRequest, r
     loaded.tasks = headTasks.tasks;
   } else {
     loaded.tasks = [...baseTasks.tasks, ...headTasks.tasks];
+    loaded.floorTasks = planFloorTasks(suite, baseTasks.tasks);
   }
   return loaded;
+}
+
+/**
+ * One more answer of main per case, when main's answers can vary and the suite's own samples do
+ * not already show it: at a temperature above 0, or none (the provider's default samples). It is
+ * sample 1 of the same request, so it is cached like any answer and costs nothing while main is
+ * unchanged, and a later `samples: 2` reuses it.
+ */
+function planFloorTasks(suite: Suite, baseTasks: readonly CaseTask[]): CaseTask[] {
+  if (suite.noise_floor === 'off' || suite.samples > 1) return [];
+  return baseTasks
+    .filter((task) => task.request.temperature !== 0)
+    .map((task) => ({ ...task, sampleCount: 1, sampleOffset: 1, samples: [], judge: {} }));
 }
 
 async function loadSide(
@@ -431,6 +459,7 @@ function scoreSuite(loaded: LoadedSuite, vectors: Vectors): SuiteResult {
     const vb = vectors.get(b);
     return va && vb ? cosineSimilarity(va, vb) : undefined;
   };
+  const freshBase = freshBaseOutputs(loaded);
   for (const id of ids) {
     const baseTask = bySide.base.get(id);
     const headTask = bySide.head.get(id);
@@ -439,7 +468,14 @@ function scoreSuite(loaded: LoadedSuite, vectors: Vectors): SuiteResult {
     const status = base && head ? 'paired' : head ? 'added' : 'removed';
     result.counts[status] += 1;
     const similarityToBase = base && head && !base.error && !head.error ? similarity(base.output, head.output) : undefined;
-    const pair = { ...(base ? { base } : {}), ...(head ? { head } : {}), ...(similarityToBase === undefined ? {} : { similarityToBase }) };
+    const fresh = base && !base.error ? freshBase.get(id) : undefined;
+    const noiseFloor = fresh === undefined ? undefined : similarity(base!.output, fresh);
+    const pair = {
+      ...(base ? { base } : {}),
+      ...(head ? { head } : {}),
+      ...(similarityToBase === undefined ? {} : { similarityToBase }),
+      ...(noiseFloor === undefined ? {} : { noiseFloor }),
+    };
     const { change, notes } = caseChange(pair);
     const pairwise = loaded.pairwise.get(id);
     result.cases.push({ id, status, line: (headTask ?? baseTask)!.golden.line, ...pair, change, notes, ...(pairwise ? { pairwise } : {}) });
@@ -487,6 +523,86 @@ function scoreSuite(loaded: LoadedSuite, vectors: Vectors): SuiteResult {
     result.verdict = 'inconclusive';
   } else result.verdict = 'pass';
   return result;
+}
+
+/** Per case id, a second answer of main to compare main's first with: the floor task's, or the suite's own second sample. */
+function freshBaseOutputs(loaded: LoadedSuite): Map<string, string> {
+  const fresh = new Map<string, string>();
+  if (loaded.suite.noise_floor === 'off') return fresh;
+  for (const task of loaded.floorTasks) {
+    const output = firstOutput(task.samples);
+    if (output !== undefined) fresh.set(task.golden.id, output);
+  }
+  for (const task of loaded.tasks) {
+    if (task.side !== 'base' || task.sampleCount < 2) continue;
+    const second = task.samples.filter((s) => !s.error)[1];
+    if (second) fresh.set(task.golden.id, second.output);
+  }
+  return fresh;
+}
+
+interface BackendCheck {
+  /** Suites whose main answers were asked again because the cached ones came from another backend. */
+  rerun: { suite: string; base: string[]; head: string[] }[];
+  /** Suite name to why its sides still differ in backend after that. */
+  notComparable: Map<string, string>;
+  /** Model calls the re-run made. */
+  calls: number;
+}
+
+/**
+ * Main's answers reused from the cache may come from a provider backend (`system_fingerprint`)
+ * the PR's answers did not: then any difference could be the backend's, not the PR's. Such
+ * suites ask main again, now, bypassing the cache (and refreshing it). If the sides still share
+ * no backend, the suite is marked not comparable. Suites whose model changed are left alone: a
+ * different backend is then part of the change under review.
+ */
+async function reconcileBackends(
+  suites: LoadedSuite[],
+  options: { llm: LlmClient; concurrency: number; cache?: ResponseCache; signal?: AbortSignal },
+): Promise<BackendCheck> {
+  const check: BackendCheck = { rerun: [], notComparable: new Map(), calls: 0 };
+  const mismatched = (loaded: LoadedSuite) => {
+    const baseTasks = [...loaded.tasks.filter((t) => t.side === 'base'), ...loaded.floorTasks];
+    const base = fingerprintsOf(baseTasks);
+    const head = fingerprintsOf(loaded.tasks.filter((t) => t.side === 'head'));
+    const sameModel = loaded.base && loaded.head && baseTasks[0]?.request.model === loaded.tasks.find((t) => t.side === 'head')?.request.model;
+    const disjoint = sameModel && base.length > 0 && head.length > 0 && !base.some((f) => head.includes(f));
+    return { baseTasks, base, head, disjoint };
+  };
+  const stale = suites.map((loaded) => ({ loaded, ...mismatched(loaded) })).filter((s) => s.disjoint && s.baseTasks.some((t) => t.samples.some((x) => x.cached)));
+  if (stale.length > 0) {
+    const fresh = createCallRunner({
+      llm: options.llm,
+      concurrency: options.concurrency,
+      ...(options.cache ? { cache: writeOnly(options.cache) } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    const baseTasks = stale.flatMap((s) => s.baseTasks);
+    for (const task of baseTasks) task.samples = [];
+    await runTasks(baseTasks, fresh, options.concurrency, undefined);
+    await fresh.flush();
+    check.calls = fresh.calls;
+    check.rerun = stale.map((s) => ({ suite: s.loaded.name, base: s.base, head: s.head }));
+  }
+  for (const loaded of suites) {
+    const { base, head, disjoint } = mismatched(loaded);
+    if (disjoint) check.notComparable.set(loaded.name, `main was answered by provider backend ${base.join(', ')} and the PR by ${head.join(', ')}`);
+  }
+  return check;
+}
+
+function fingerprintsOf(tasks: readonly CaseTask[]): string[] {
+  return distinct(tasks.flatMap((t) => t.samples.filter((x) => !x.error).map((x) => x.systemFingerprint)));
+}
+
+/** A cache that is written but never read: asks again and keeps the fresh answers for later runs. */
+function writeOnly(cache: ResponseCache): ResponseCache {
+  return {
+    get: async () => undefined,
+    set: (key, result) => cache.set(key, result),
+    ...(cache.setMany ? { setMany: (entries: Parameters<NonNullable<ResponseCache['setMany']>>[0]) => cache.setMany!(entries) } : {}),
+  };
 }
 
 function sideResult(suite: Suite, task: CaseTask, similarity: (a: string, b: string) => number | undefined): SideResult {

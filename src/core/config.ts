@@ -183,6 +183,12 @@ export const Suite = z
     assertions: z.array(Assertion).default([]).describe('Checks applied to every output of the suite.'),
     rubrics: z.array(Rubric).default([]).describe('LLM-as-judge criteria; each adds judge.<name> and/or pairwise.<name> metrics.'),
     gates: z.array(Gate).default(DEFAULT_GATES).describe('Thresholds; a failed gate fails the check.'),
+    noise_floor: z
+      .enum(['auto', 'off'])
+      .default('auto')
+      .describe(
+        "`auto` measures how much main's answers vary when asked again (main against a fresh answer of main) whenever they can vary: with `samples` ≥ 2 it is free; at a temperature above 0, or none set, it costs one extra call per case on main, reused while main is unchanged. A `similarity_to_base` minimum above that floor is lowered to it, less its 99% margin, so answers that merely vary differently do not fail the gate. `off` never measures it.",
+      ),
   })
   .strict();
 export type Suite = z.infer<typeof Suite>;

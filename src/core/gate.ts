@@ -1,6 +1,6 @@
 import type { Gate, MetricName } from './config.js';
 import { decideMeanGate } from './stats/decide.js';
-import type { GateOutcome, MetricRow } from './types.js';
+import type { GateOutcome, MetricRow, NoiseFloorFigure } from './types.js';
 
 /** Floating-point slack so that a value printed as exactly the threshold is treated as on it. */
 const EPSILON = 1e-9;
@@ -8,6 +8,8 @@ const EPSILON = 1e-9;
 export interface MetricValues {
   base?: number;
   head?: number;
+  /** similarity_to_base: main against a fresh answer of main, when measured. */
+  noise?: NoiseFloorFigure;
 }
 
 /**
@@ -16,15 +18,17 @@ export interface MetricValues {
  */
 export function applyGate(gate: Gate, values: MetricValues, label: string, deltas: readonly number[] = []): GateOutcome {
   if (gate.on === 'interval') return applyIntervalGate(gate, values, label, deltas);
-  const threshold = describeThreshold(gate);
+  const { base, head } = values;
+  const lowered = loweredMinimum(gate, values.noise);
+  const min = lowered?.min ?? gate.min;
+  const threshold = lowered ? `${describeThreshold({ ...gate, min: lowered.min })} (noise floor; set ${fmt(gate.min!)})` : describeThreshold(gate);
   const failures: string[] = [];
   const notApplicable: string[] = [];
-  const { base, head } = values;
   if (head === undefined) {
     return { gate, threshold, pass: true, reason: `${label}: no value in this PR, gate not applied` };
   }
-  if (gate.min !== undefined && head < gate.min - EPSILON) {
-    failures.push(`${label} is ${fmt(head)}, below the minimum ${fmt(gate.min)}`);
+  if (min !== undefined && head < min - EPSILON) {
+    failures.push(`${label} is ${fmt(head)}, below the minimum ${fmt(min)}${lowered ? ` (${lowered.why})` : ''}`);
   }
   if (gate.max !== undefined && head > gate.max + EPSILON) {
     failures.push(`${label} is ${fmt(head)}, above the maximum ${fmt(gate.max)}`);
@@ -43,8 +47,24 @@ export function applyGate(gate: Gate, values: MetricValues, label: string, delta
     }
   }
   if (failures.length > 0) return { gate, threshold, pass: false, reason: failures.join('; ') };
+  if (lowered) notApplicable.push(lowered.why);
   const suffix = notApplicable.length > 0 ? ` (${[...new Set(notApplicable)].join('; ')})` : '';
   return { gate, threshold, pass: true, reason: `${label} is ${fmt(head)}, within ${threshold}${suffix}` };
+}
+
+/**
+ * A minimum on similarity to main above what main reaches against itself would fail a PR whose
+ * answers merely vary as main's do: it is lowered to main's own run-to-run similarity less the
+ * margin of chance. It is never raised: a floor above the set minimum leaves the minimum as set.
+ */
+function loweredMinimum(gate: Gate, noise: NoiseFloorFigure | undefined): { min: number; why: string } | undefined {
+  if (gate.min === undefined || gate.metric !== 'similarity_to_base' || !noise) return undefined;
+  const min = noise.similarity - noise.margin;
+  if (min >= gate.min) return undefined;
+  return {
+    min,
+    why: `the set minimum ${fmt(gate.min)} is lowered to main's own run-to-run similarity ${fmt(noise.similarity)} over ${noise.cases} cases, less ${fmt(noise.margin)} for chance`,
+  };
 }
 
 /**

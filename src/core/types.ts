@@ -72,6 +72,8 @@ export interface CaseResult {
   head?: SideResult;
   /** Cosine similarity of the PR's output to main's output. */
   similarityToBase?: number;
+  /** Cosine similarity of main's output to a fresh answer of main: what similarityToBase is when nothing changed. */
+  noiseFloor?: number;
   /** How much the case changed, 0 (same) to 1 and above: orders the "most changed cases". */
   change: number;
   /** One short sentence per notable change (an assertion that flipped, an error). */
@@ -103,9 +105,23 @@ export interface MetricRow {
   delta?: number;
   /** The paired comparison over cases present at both refs (head minus base). */
   paired?: PairedStats;
+  /** similarity_to_base only: main against a fresh run of main, when measured. */
+  noise?: NoiseFloorFigure;
   gates: GateOutcome[];
   /** `info` when no gate reads this metric. */
   verdict: 'pass' | 'fail' | 'inconclusive' | 'info';
+}
+
+/**
+ * How similar main's answers are to main's own answers asked again, over `cases` paired cases, and
+ * the one-sided 99% margin of the PR's mean similarity against it (2.58 standard errors of the
+ * per-case difference): a PR whose answers are as close to main's as main's are to themselves
+ * stays within it.
+ */
+export interface NoiseFloorFigure {
+  similarity: number;
+  margin: number;
+  cases: number;
 }
 
 export interface PairedStats {
@@ -183,6 +199,11 @@ export interface EvaluationResult {
   estimate?: { calls: number; costUsd: number };
   /** Set when `budget_usd` stopped the run: what was spent and how many case runs were not made. */
   budget?: { limitUsd: number; spentUsd: number; skipped: number };
+  /**
+   * Suites whose main answers were asked again because the cached ones came from a different
+   * provider backend (`system_fingerprint`) than the PR's: the fingerprints seen before the re-run.
+   */
+  baseRerun?: { suite: string; base: string[]; head: string[] }[];
   /** `report.top_cases` of the configuration obeyed: how many changed cases a report details. */
   topCases?: number;
 }

@@ -1,4 +1,6 @@
 import { evaluate, type EvaluateDeps } from '../../src/app/evaluate.js';
+import { MemoryResponseCache } from '../../src/adapters/local/memory-response-cache.js';
+import { renderMarkdown } from '../../src/core/report/render-markdown.js';
 import type { ChatRequest } from '../../src/ports.js';
 import { BagOfWordsEmbedder, FailingEmbedder, MemoryRepo, ScriptedLlm, lastUserMessage } from '../support/fakes.js';
 
@@ -387,5 +389,142 @@ describe('evaluate: cost estimate and budget', () => {
     expect(result.budget).toMatchObject({ limitUsd: 0.05, skipped: 16 - llm.requests.length });
     expect(result.budget!.spentUsd).toBeGreaterThanOrEqual(0.05);
     expect(result.suites[0]!.reasons[0]).toMatch(/^the budget of \$0\.05 was reached/);
+  });
+});
+
+describe("evaluate: main's noise floor", () => {
+  const SAMPLED = MANIFEST.replace('temperature: 0', 'temperature: 0.7');
+  const FILLERS = ['happy to help today', 'thanks for reaching out', 'hope this answers it', 'let me know anything else', 'glad you asked us', 'have a lovely day'];
+  /** The support answer plus a closing line that changes with every draw, as a sampled model's would. */
+  function chattyModel(request: ChatRequest, sample: number): string {
+    const text = `${request.messages.map((m) => m.content).join('|')}#${sample}`;
+    let hash = 7;
+    for (let i = 0; i < text.length; i++) hash = (hash * 31 + text.charCodeAt(i)) >>> 0;
+    return `${supportModel(request)} ${FILLERS[hash % FILLERS.length]}`;
+  }
+  const innocuous = PROMPT_MAIN.replace('Always cite', 'Please always cite');
+
+  it('asks main once more per case at a temperature above 0 and does not fail answers that vary as main\'s do', async () => {
+    const repo = new MemoryRepo({ main: files({ 'models/support.yml': SAMPLED }), pr: files({ 'models/support.yml': SAMPLED, 'prompts/support.md': innocuous }) });
+    const llm = new ScriptedLlm(chattyModel);
+    const samples: number[] = [];
+    const counting = { provider: llm.provider, complete: (request: ChatRequest, context?: { sample?: number }) => (samples.push(context?.sample ?? 0), llm.complete(request, context)) };
+    const result = await evaluate({ base: 'main', head: 'pr' }, deps(repo, llm, { llm: counting }));
+    const suite = result.suites[0]!;
+    const row = suite.rows.find((r) => r.metric === 'similarity_to_base')!;
+    // 8 answers of main, 8 fresh answers of main (sample 1), 8 of the PR.
+    expect(llm.requests).toHaveLength(24);
+    expect(samples.filter((s) => s === 1)).toHaveLength(8);
+    expect(suite.usage.base.calls).toBe(16);
+    expect(row.noise).toMatchObject({ cases: 8 });
+    expect(row.base).toBeCloseTo(row.noise!.similarity, 12);
+    expect(row.base).toBeLessThan(0.85);
+    expect(row.head).toBeLessThan(0.85);
+    expect(row.gates[0]!.pass).toBe(true);
+    expect(row.gates[0]!.threshold).toMatch(/noise floor; set 0\.85/);
+    expect(row.gates[0]!.reason).toMatch(/lowered to main's own run-to-run similarity/);
+    expect(suite.cases.every((c) => c.noiseFloor !== undefined)).toBe(true);
+    expect(suite.verdict).toBe('pass');
+    // Without the floor, the same answers fail the absolute 0.85.
+    const off = CONFIG.replace('    gates:\n', '    noise_floor: off\n    gates:\n');
+    const repoOff = new MemoryRepo({
+      main: files({ '.llmops.yml': off, 'models/support.yml': SAMPLED }),
+      pr: files({ '.llmops.yml': off, 'models/support.yml': SAMPLED, 'prompts/support.md': innocuous }),
+    });
+    const llmOff = new ScriptedLlm(chattyModel);
+    const withoutFloor = await evaluate({ base: 'main', head: 'pr' }, deps(repoOff, llmOff));
+    expect(llmOff.requests).toHaveLength(16);
+    expect(withoutFloor.suites[0]!.rows.find((r) => r.metric === 'similarity_to_base')).toMatchObject({ base: 1 });
+    expect(withoutFloor.verdict).toBe('fail');
+  });
+
+  it('still fails answers that moved further than main\'s own noise', async () => {
+    const repo = new MemoryRepo({
+      main: files({ 'models/support.yml': SAMPLED }),
+      pr: files({ 'models/support.yml': SAMPLED, 'prompts/support.md': PROMPT_MAIN.replace('Always cite the help link.', 'Talk about shipping, cite the help link.') }),
+    });
+    const llm = new ScriptedLlm((request, sample) =>
+      request.messages.some((m) => m.content.includes('shipping'))
+        ? `we ship worldwide within days, help link ${FILLERS[sample % FILLERS.length]}`
+        : chattyModel(request, sample),
+    );
+    const result = await evaluate({ base: 'main', head: 'pr' }, deps(repo, llm));
+    const row = result.suites[0]!.rows.find((r) => r.metric === 'similarity_to_base')!;
+    expect(row.noise).toBeDefined();
+    expect(row.gates[0]!.pass).toBe(false);
+    expect(row.gates[0]!.reason).toMatch(/below the minimum .*lowered to main's own run-to-run similarity/);
+    expect(row.paired?.test).toBe('wilcoxon');
+    expect(result.verdict).toBe('fail');
+  });
+
+  it('costs nothing at temperature 0, and nothing more once main\'s answers are cached', async () => {
+    const atZero = new MemoryRepo({ main: files(), pr: files({ 'prompts/support.md': innocuous }) });
+    const llmZero = new ScriptedLlm(chattyModel);
+    const zero = await evaluate({ base: 'main', head: 'pr' }, deps(atZero, llmZero));
+    expect(llmZero.requests).toHaveLength(16);
+    expect(zero.suites[0]!.rows.find((r) => r.metric === 'similarity_to_base')!.noise).toBeUndefined();
+
+    const repo = new MemoryRepo({ main: files({ 'models/support.yml': SAMPLED }), pr: files({ 'models/support.yml': SAMPLED, 'prompts/support.md': innocuous }) });
+    const cache = new MemoryResponseCache();
+    const llm = new ScriptedLlm(chattyModel);
+    await evaluate({ base: 'main', head: 'pr' }, deps(repo, llm, { cache }));
+    expect(llm.requests).toHaveLength(24);
+    const second = await evaluate({ base: 'main', head: 'pr' }, deps(repo, llm, { cache }));
+    expect(llm.requests).toHaveLength(24);
+    expect(second.suites[0]!.usage.base).toMatchObject({ calls: 0, cachedCalls: 16 });
+    expect(second.suites[0]!.rows.find((r) => r.metric === 'similarity_to_base')!.noise?.cases).toBe(8);
+  });
+});
+
+describe('evaluate: provider backends (system_fingerprint)', () => {
+  const briefPrompt = '---\nsystem: You help Acme customers. Be brief.\n---\nQuestion: {{question}}\n';
+  /** The support model, reporting the backend `fingerprint(request)` names. */
+  function backendLlm(fingerprint: (request: ChatRequest) => string) {
+    const scripted = new ScriptedLlm(supportModel);
+    return {
+      provider: scripted.provider,
+      requests: scripted.requests,
+      async complete(request: ChatRequest, context?: { sample?: number }) {
+        return { ...(await scripted.complete(request, context)), systemFingerprint: fingerprint(request) };
+      },
+    };
+  }
+
+  it("asks main again when its stored answers came from another backend than the PR's, and keeps the fresh ones", async () => {
+    const cache = new MemoryResponseCache();
+    const first = new MemoryRepo({ main: files(), pr: files({ 'prompts/support.md': PROMPT_MAIN.replace('Question', 'Q') }) });
+    await evaluate({ base: 'main', head: 'pr' }, deps(first, new ScriptedLlm(supportModel), { llm: backendLlm(() => 'fp_old'), cache }));
+    // The provider moved to a new backend; a second PR against the same main comes in.
+    const second = new MemoryRepo({ main: files(), pr: files({ 'prompts/support.md': PROMPT_MAIN.replace('Question', 'Ask') }) });
+    const llm = backendLlm(() => 'fp_new');
+    const result = await evaluate({ base: 'main', head: 'pr' }, deps(second, new ScriptedLlm(supportModel), { llm, cache }));
+    expect(result.baseRerun).toEqual([{ suite: 'support', base: ['fp_old'], head: ['fp_new'] }]);
+    expect(llm.requests).toHaveLength(16);
+    expect(result.totals.calls).toBe(16);
+    expect(result.provenance.fingerprints).toEqual({ base: ['fp_new'], head: ['fp_new'] });
+    expect(result.verdict).toBe('pass');
+    expect(renderMarkdown(result)).toMatch(/main asked again for support: its stored answers came from backend fp\\_old, the PR's from fp\\_new/);
+    // The fresh answers replaced the stale ones: a third run asks main nothing.
+    const third = backendLlm(() => 'fp_new');
+    const again = await evaluate({ base: 'main', head: 'pr' }, deps(second, new ScriptedLlm(supportModel), { llm: third, cache }));
+    expect(third.requests).toHaveLength(0);
+    expect(again.baseRerun).toBeUndefined();
+  });
+
+  it('never reports a regression between two backends, but does when the PR changed the model', async () => {
+    const byPrompt = (request: ChatRequest) => (request.messages[0]!.content.includes('brief') ? 'fp_b' : 'fp_a');
+    const repo = new MemoryRepo({ main: files(), pr: files({ 'prompts/support.md': briefPrompt }) });
+    const llm = backendLlm(byPrompt);
+    const result = await evaluate({ base: 'main', head: 'pr' }, deps(repo, new ScriptedLlm(supportModel), { llm }));
+    // Nothing was cached, so nothing is asked again; the sides still differ in backend.
+    expect(result.baseRerun).toBeUndefined();
+    expect(llm.requests).toHaveLength(16);
+    expect(result.suites[0]!.verdict).toBe('inconclusive');
+    expect(result.suites[0]!.reasons[0]).toMatch(/main was answered by provider backend fp_a and the PR by fp_b; the two sides are not comparable/);
+    expect(result.suites[0]!.rows.find((r) => r.metric === 'assertion_pass_rate')!.verdict).toBe('fail');
+
+    const newModel = new MemoryRepo({ main: files(), pr: files({ 'prompts/support.md': briefPrompt, 'models/support.yml': MANIFEST.replace('test-model', 'other-model') }) });
+    const changed = await evaluate({ base: 'main', head: 'pr' }, deps(newModel, new ScriptedLlm(supportModel), { llm: backendLlm(byPrompt) }));
+    expect(changed.verdict).toBe('fail');
   });
 });

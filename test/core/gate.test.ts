@@ -27,6 +27,26 @@ describe('applyGate', () => {
     expect(outcome.reason).toBe('similarity to reference dropped by 0.2 (0.8 → 0.6), more than the allowed 0.05');
   });
 
+  describe("lowered to main's noise floor", () => {
+    const noise = { similarity: 0.8, margin: 0.03, cases: 60 };
+    it.each<[string, Gate, { base?: number; head?: number }, boolean, RegExp]>([
+      ['a PR as close to main as main is to itself passes', { metric: 'similarity_to_base', min: 0.85 }, { base: 0.8, head: 0.79 }, true, /lowered to main's own run-to-run similarity 0\.8 over 60 cases, less 0\.03/],
+      ['on the lowered minimum passes', { metric: 'similarity_to_base', min: 0.85 }, { base: 0.8, head: 0.77 }, true, /within ≥ 0\.77/],
+      ['below the lowered minimum fails', { metric: 'similarity_to_base', min: 0.85 }, { base: 0.8, head: 0.7699 }, false, /below the minimum 0\.77 \(the set minimum 0\.85 is lowered/],
+      ['a minimum already below the floor stays as set', { metric: 'similarity_to_base', min: 0.6 }, { base: 0.8, head: 0.59 }, false, /below the minimum 0\.6$/],
+      ['other metrics ignore it', { metric: 'similarity_to_reference', min: 0.85 }, { base: 0.8, head: 0.79 }, false, /below the minimum 0\.85$/],
+    ])('%s', (_name, gate, values, pass, reason) => {
+      const outcome = applyGate(gate, { ...values, noise }, 'metric');
+      expect(outcome.pass).toBe(pass);
+      expect(outcome.reason).toMatch(reason);
+    });
+
+    it('shows the minimum applied and the one set', () => {
+      expect(applyGate({ metric: 'similarity_to_base', min: 0.85 }, { base: 0.8, head: 0.9, noise }, 'm').threshold).toBe('≥ 0.77 (noise floor; set 0.85)');
+      expect(applyGate({ metric: 'similarity_to_base', min: 0.85 }, { base: 0.95, head: 0.9, noise: { ...noise, similarity: 0.95 } }, 'm').threshold).toBe('≥ 0.85');
+    });
+  });
+
   it('describes thresholds in words', () => {
     expect(describeThreshold({ metric: 'cost', min: 0.5, max: 2, max_drop: 0.1, max_increase: 0.25 })).toBe('≥ 0.5, ≤ 2, drop ≤ 0.1, increase ≤ 25%');
   });

@@ -40,7 +40,8 @@ export function perCaseDelta(metric: MetricName): PerCase | undefined {
   }
   switch (metric) {
     case 'similarity_to_base':
-      return (c) => (c.similarityToBase === undefined ? undefined : c.similarityToBase - 1);
+      // Against main's own run-to-run similarity when measured; otherwise against 1 (main itself).
+      return (c) => (c.similarityToBase === undefined ? undefined : c.similarityToBase - (c.noiseFloor ?? 1));
     case 'similarity_to_reference':
       return both((side) => side.similarityToReference);
     case 'assertion_pass_rate':
@@ -75,7 +76,10 @@ export function perCaseDelta(metric: MetricName): PerCase | undefined {
 export function perCaseDeltas(metric: MetricName, cases: readonly CaseResult[]): number[] {
   const pick = perCaseDelta(metric);
   if (!pick) return [];
+  // Once main's noise floor is measured, a case whose fresh answer failed is left out rather than compared with 1.
+  const measured = metric === 'similarity_to_base' && cases.some((c) => c.noiseFloor !== undefined && c.similarityToBase !== undefined);
   return cases.flatMap((c) => {
+    if (measured && c.noiseFloor === undefined) return [];
     const value = pick(c);
     return value === undefined || !Number.isFinite(value) ? [] : [value];
   });
@@ -107,7 +111,8 @@ export function pairedStats(metric: MetricName, cases: readonly CaseResult[], se
     if (b + cFlips > 0) return { ...stats, pValue: mcnemar(b, cFlips).pValue, test: 'mcnemar' };
     return { ...stats, pValue: 1, test: 'mcnemar' };
   }
-  if (metric === 'similarity_to_base') return stats;
+  // Against 1 every delta is ≤ 0 and a signed-rank test says nothing; against the noise floor it does.
+  if (metric === 'similarity_to_base' && !cases.some((c) => c.noiseFloor !== undefined && c.similarityToBase !== undefined)) return stats;
   const wilcoxon = wilcoxonSignedRank(deltas);
   return wilcoxon ? { ...stats, pValue: wilcoxon.pValue, test: 'wilcoxon' } : stats;
 }

@@ -1,5 +1,5 @@
 import { METRICS, type BuiltinMetric } from '../config.js';
-import type { CaseResult, MetricRow, SampleResult, SideResult } from '../types.js';
+import type { CaseResult, MetricRow, NoiseFloorFigure, SampleResult, SideResult } from '../types.js';
 import { mean, percentile } from './vector.js';
 
 type Row = Omit<MetricRow, 'gates' | 'verdict'>;
@@ -30,8 +30,11 @@ export function suiteMetricRows(cases: readonly CaseResult[]): Row[] {
       ...(delta === undefined ? {} : { delta }),
     });
   };
-  // Main compared with itself is identical by definition: shown as 1 so a drop reads naturally.
-  add('similarity_to_base', pairedSimilarities.length > 0 ? 1 : undefined, mean(pairedSimilarities));
+  // Main's column is main against a fresh answer of main when that was measured; otherwise main
+  // compared with itself, identical by definition, shown as 1 so a drop reads naturally.
+  const noise = noiseFloorFigure(paired);
+  add('similarity_to_base', pairedSimilarities.length > 0 ? (noise?.similarity ?? 1) : undefined, mean(pairedSimilarities));
+  if (noise) rows[rows.length - 1]!.noise = noise;
   add('similarity_to_reference', referenceSimilarity(baseSides), referenceSimilarity(headSides));
   add('assertion_pass_rate', assertionPassRate(baseSides), assertionPassRate(headSides));
   add('length_ratio', baseLength && headLength !== undefined ? 1 : undefined, baseLength && headLength !== undefined ? headLength / baseLength : undefined);
@@ -55,6 +58,26 @@ export function suiteMetricRows(cases: readonly CaseResult[]): Row[] {
     add('consistency_similarity', consistency(baseSides, 'similarity'), consistency(headSides, 'similarity'));
   }
   return rows;
+}
+
+/** Fewer paired cases than this leave the noise floor unmeasured: its margin would mean little. */
+export const MIN_NOISE_CASES = 5;
+/** One-sided 99%: a PR answering like main fails this margin about once in 200 runs. */
+const NOISE_Z = 2.576;
+
+/**
+ * The noise floor of `similarity_to_base`: main's answers against fresh answers of main, over the
+ * paired cases where both were measured, and the margin of the PR's mean against it (2.58 standard
+ * errors of the per-case difference of the two similarities).
+ */
+export function noiseFloorFigure(cases: readonly CaseResult[]): NoiseFloorFigure | undefined {
+  const both = cases.filter((c) => c.similarityToBase !== undefined && c.noiseFloor !== undefined);
+  if (both.length < MIN_NOISE_CASES) return undefined;
+  const floors = both.map((c) => c.noiseFloor!);
+  const differences = both.map((c) => c.similarityToBase! - c.noiseFloor!);
+  const meanDifference = mean(differences)!;
+  const variance = differences.reduce((sum, d) => sum + (d - meanDifference) ** 2, 0) / (both.length - 1);
+  return { similarity: mean(floors)!, margin: NOISE_Z * Math.sqrt(variance / both.length), cases: both.length };
 }
 
 function okSamples(sides: readonly SideResult[]): SampleResult[] {

@@ -267,7 +267,20 @@ function renderSuiteFacts(suite: SuiteResult): string {
   const files = [suite.files.prompt, suite.files.model, suite.files.dataset].filter(Boolean);
   if (files.length > 0) facts.push(`files ${files.join(', ')}`);
   const text = `${facts.map((fact) => escapeMarkdown(truncateText(fact, MAX_LINE_CHARS))).join(' · ')}.`;
-  return suite.drift ? `${text}\n\n${describeDrift(suite.drift)}` : text;
+  return [text, describeNoiseFloor(suite), suite.drift ? describeDrift(suite.drift) : ''].filter(Boolean).join('\n\n');
+}
+
+/** Why main's column of similarity to main is not 1: main was asked again to measure its own noise. */
+function describeNoiseFloor(suite: SuiteResult): string {
+  const noise = suite.rows.find((row) => row.metric === 'similarity_to_base')?.noise;
+  if (!noise) return '';
+  const how = suite.samples > 1 ? "main's first two samples per case" : "one fresh answer of main per case (reused while main is unchanged)";
+  return escapeMarkdown(
+    truncateText(
+      `Noise floor: main's answers agree with ${how} at ${formatValue(noise.similarity, 'score')} similarity over ${formatCount(noise.cases)} cases (99% margin ${formatValue(noise.margin, 'score')}); main's column shows it, and similarity to main is judged against it.`,
+      MAX_LINE_CHARS,
+    ),
+  );
 }
 
 function describeDrift(drift: DriftPanel): string {
@@ -407,11 +420,17 @@ function describeBaseReuse(result: EvaluationResult): string {
 
 /** A changed `system_fingerprint` means the provider's backend changed between the two runs. */
 function describeFingerprints(result: EvaluationResult): string {
+  const rerun = result.baseRerun ?? [];
+  const asked =
+    rerun.length === 0
+      ? ''
+      : `main asked again for ${rerun.map((r) => r.suite).join(', ')}: its stored answers came from backend ${[...new Set(rerun.flatMap((r) => r.base))].sort().join(', ')}, the PR's from ${[...new Set(rerun.flatMap((r) => r.head))].sort().join(', ')}`;
   const fingerprints = result.provenance?.fingerprints;
-  if (!fingerprints || fingerprints.base.length === 0 || fingerprints.head.length === 0) return '';
+  if (!fingerprints || fingerprints.base.length === 0 || fingerprints.head.length === 0) return asked;
   const base = [...fingerprints.base].sort().join(', ');
   const head = [...fingerprints.head].sort().join(', ');
-  return base === head ? '' : `provider backend changed: system fingerprint ${base} on main, ${head} in the PR`;
+  const changed = base === head ? '' : `provider backend changed: system fingerprint ${base} on main, ${head} in the PR`;
+  return [asked, changed].filter(Boolean).join('; ');
 }
 
 function renderCheckRunLink(url: string | undefined): string {
