@@ -45,6 +45,6 @@ export function buildApp(app: Probot, env: AppEnv, infrastructure: Pick<Infrastr
     ...overrides,
   };
   const gate = new GitHubGate(deps);
-  void queue.start((job) => gate.run(job));
+  void queue.start((job, context) => gate.run(job, context.signal));
   return { gate, reruns: new Reruns(gate, deps), queue };
 }

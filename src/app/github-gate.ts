@@ -13,6 +13,8 @@ export const RUN_ACTION = 'run-eval';
 /** GitHub documents 65,536 characters for a comment and 65,535 for check-run output. */
 const OUTPUT_LIMIT = 65_535;
 const PROGRESS_INTERVAL_MS = 5_000;
+/** How often a running job asks the run store whether a newer head was pushed, unless told otherwise. */
+const SUPERSEDE_POLL_MS = 5_000;
 
 export interface GateDeps {
   github(installationId: number, target: RepoTarget): Promise<GitHubClient>;
@@ -31,6 +33,8 @@ export interface GateDeps {
   embeddingCache?: EmbeddingCache;
   /** Minutes after which a run still queued or in progress is concluded by `reapStaleRuns`. */
   staleRunMinutes?: number;
+  /** Milliseconds between a running job's looks at the run store for a newer head of its pull request. */
+  supersedePollMs?: number;
 }
 
 /** Identifies the commit to gate, as the webhook handlers read it off a payload. */
@@ -50,13 +54,20 @@ export interface GateOptions {
   approved?: boolean;
 }
 
+/** The check run of one job, once it exists: created by the first delivery, reused by any later one. */
+interface JobState {
+  started?: StartedJob;
+}
+
+type CheckOutput = { title: string; summary: string };
+
 /**
- * The GitHub face of the engine: the webhook path only records a queued check and enqueues a job;
- * workers run jobs. Each public method is one use case with its own error boundary.
+ * The GitHub face of the engine: the webhook path only records the pull request's latest head and
+ * enqueues a job; workers run jobs. Each public method is one use case with its own error boundary.
  */
 export class GitHubGate {
   private readonly running = new Map<string, { headSha: string; controller: AbortController }>();
-  /** The newest head requested per pull request (or merge group head): every other head's job yields to it. */
+  /** Without a run store: the newest head requested per pull request on this replica. */
   private readonly latest = new Map<string, string>();
 
   constructor(private readonly deps: GateDeps) {}
@@ -74,7 +85,7 @@ export class GitHubGate {
   }
 
   private async requestClaimed(target: GateTarget, options: GateOptions): Promise<'queued'> {
-    this.supersede(target);
+    await this.supersede(target);
     const job: GateJob = {
       ...pickTarget(target),
       deliveryId: options.deliveryId,
@@ -88,65 +99,45 @@ export class GitHubGate {
   }
 
   /**
-   * The first step of a job: reads `.llmops.yml` from the base (none: the repository has not opted
-   * in, and nothing is posted) and creates the queued check run, once per run even when the job is
-   * delivered again.
+   * Worker path: evaluates and reports. Never leaves the check in progress, except when `stop`
+   * aborts (this worker is shutting down): the job is then delivered again, and the next delivery
+   * takes the check over.
    */
-  private async start(client: GitHubClient, job: GateJob): Promise<StartedJob | undefined> {
-    const stored = await this.deps.runs?.getRun(job.runId);
-    const known = stored?.job as Partial<StartedJob> | undefined;
-    if (stored?.checkRunId !== undefined && known?.checkRunUrl !== undefined) return { ...job, checkRunId: stored.checkRunId, checkRunUrl: known.checkRunUrl };
-    const config = await client.readFile(job.baseSha, CONFIG_PATH);
-    if (config === undefined) {
-      this.deps.log.info({ repo: `${job.owner}/${job.repo}` }, 'no .llmops.yml on the base branch; nothing to gate');
-      return undefined;
-    }
-    const check = await client.createCheckRun({
-      name: this.deps.checkName,
-      head_sha: job.headSha,
-      status: 'queued',
-      output: { title: 'Queued', summary: 'Waiting for a worker to evaluate this commit.' },
-    });
-    const started: StartedJob = { ...job, checkRunId: check.id, checkRunUrl: check.url };
-    const now = this.deps.clock.now();
-    await this.deps.runs?.createRun({
-      id: job.runId,
-      repo: `${job.owner}/${job.repo}`,
-      headSha: job.headSha,
-      baseSha: job.baseSha,
-      ...(job.pullNumber === undefined ? {} : { pullNumber: job.pullNumber }),
-      status: 'queued',
-      checkRunId: check.id,
-      job: { ...started },
-      createdAt: now,
-      updatedAt: now,
-    });
-    return started;
-  }
-
-  /** Worker path: evaluates and reports. Never leaves the check in progress. */
-  async run(queued: GateJob): Promise<void> {
+  async run(queued: GateJob, stop?: AbortSignal): Promise<void> {
     // Delivery is at least once: a job whose run already ended does nothing twice.
     const stored = await this.deps.runs?.getRun(queued.runId);
     if (stored && (stored.status === 'completed' || stored.status === 'cancelled')) return;
-    const key = supersedeKey(queued);
-    const newest = this.latest.get(key) ?? queued.headSha;
+    const known = startedJob(queued, stored);
+    const state: JobState = known ? { started: known } : {};
+    const newest = await this.newestHead(queued);
     // A head superseded before its job started never gets a check run at all.
-    if (newest !== queued.headSha && stored?.checkRunId === undefined) return;
-    const client = await this.deps.github(queued.installationId, queued);
-    const job = await this.start(client, queued);
-    if (!job) return;
-    if (newest !== job.headSha) {
-      await this.cancel(client, job, newest);
+    if (newest !== queued.headSha && !state.started) {
+      this.deps.log.info({ runId: queued.runId, newest }, 'skipped the job of a superseded head');
       return;
     }
+    const client = await this.deps.github(queued.installationId, queued);
+    if (!state.started && (await client.readFile(queued.baseSha, CONFIG_PATH)) === undefined) {
+      this.deps.log.info({ repo: `${queued.owner}/${queued.repo}` }, 'no .llmops.yml on the base branch; nothing to gate');
+      return;
+    }
+    if (newest !== queued.headSha) {
+      await this.cancel(client, state.started!, newest);
+      return;
+    }
+    const key = supersedeKey(queued);
     const current = this.running.get(key);
-    const controller = current?.headSha === job.headSha ? current.controller : new AbortController();
-    this.running.set(key, { headSha: job.headSha, controller });
+    const controller = current?.headSha === queued.headSha ? current.controller : new AbortController();
+    this.running.set(key, { headSha: queued.headSha, controller });
+    const onStop = () => controller.abort();
+    stop?.addEventListener('abort', onStop, { once: true });
+    const watch = this.watchForNewerHead(queued, controller);
     try {
-      await this.setRun(job, { status: 'in_progress' });
-      await this.evaluateAndReport(client, job, controller.signal);
+      await this.evaluateAndReport(client, queued, state, controller.signal, stop);
     } catch (error) {
+      if (stop?.aborted) return;
+      const job = state.started;
+      // Nothing was posted yet: the queue delivers the job again.
+      if (!job) throw error;
       this.deps.log.error({ err: errorText(error), checkRunId: job.checkRunId }, 'evaluation job failed');
       await client
         .updateCheckRun(job.checkRunId, {
@@ -157,12 +148,15 @@ export class GitHubGate {
         .catch((e: unknown) => this.deps.log.error({ err: errorText(e) }, 'could not conclude the check run'));
       await this.setRun(job, { status: 'completed', verdict: 'error', headline: errorText(error) }).catch(() => undefined);
     } finally {
+      clearInterval(watch);
+      stop?.removeEventListener('abort', onStop);
       if (this.running.get(key)?.controller === controller) this.running.delete(key);
     }
   }
 
-  private async evaluateAndReport(client: GitHubClient, job: StartedJob, signal: AbortSignal): Promise<void> {
-    if (job.isFork && !job.approved && (await this.forksNeedApproval(client, job))) {
+  private async evaluateAndReport(client: GitHubClient, queued: GateJob, state: JobState, signal: AbortSignal, stop: AbortSignal | undefined): Promise<void> {
+    if (queued.isFork && !queued.approved && (await this.forksNeedApproval(client, queued))) {
+      const job = await this.ensureCheck(client, queued, state, QUEUED);
       await client.updateCheckRun(job.checkRunId, {
         status: 'completed',
         conclusion: 'action_required',
@@ -172,29 +166,60 @@ export class GitHubGate {
         },
         actions: [{ label: 'Run evaluation', description: 'Evaluate this fork pull request', identifier: RUN_ACTION }],
       });
+      // The approval is a new delivery and a new run; this one is over, and the reaper leaves it alone.
+      await this.setRun(job, { status: 'completed', headline: 'waiting for a maintainer to approve' });
       return;
     }
-    await client.updateCheckRun(job.checkRunId, { status: 'in_progress', output: { title: 'Evaluating', summary: 'Reading the configuration and the changed files.' } });
+    let estimate: Estimate | undefined;
+    let inProgress = false;
+    // The check appears queued with the estimate before any model call, then moves to in progress;
+    // a redelivered job moves its existing check. If GitHub refuses, the evaluation stops.
+    const stopOnFailure = new AbortController();
+    let opening: Promise<StartedJob> | undefined;
+    const open = (): Promise<StartedJob> => {
+      opening ??= (async () => {
+        const job = await this.ensureCheck(client, queued, state, queuedOutput(estimate));
+        await this.setRun(job, { status: 'in_progress' });
+        await client.updateCheckRun(job.checkRunId, { status: 'in_progress', output: startedOutput(estimate) });
+        inProgress = true;
+        return job;
+      })();
+      opening.catch(() => stopOnFailure.abort());
+      return opening;
+    };
+    const llm: LlmClient = {
+      provider: this.deps.llm.provider,
+      complete: async (request, context) => {
+        try {
+          await open();
+        } catch {
+          return { output: '', usage: { inputTokens: 0, outputTokens: 0 }, latencyMs: 0, error: 'not run: the check run could not be created' };
+        }
+        return this.deps.llm.complete(request, context);
+      },
+    };
+    const evaluationSignal = AbortSignal.any([signal, stopOnFailure.signal]);
     let lastProgress = this.deps.clock.now();
-    let estimate: { calls: number; costUsd: number } | undefined;
-    const changed = job.pullNumber === undefined ? () => client.compareFiles(job.baseSha, job.headSha) : () => client.pullRequestFiles(job.pullNumber!);
+    const changed = queued.pullNumber === undefined ? () => client.compareFiles(queued.baseSha, queued.headSha) : () => client.pullRequestFiles(queued.pullNumber!);
     const result = await evaluate(
-      { base: job.baseSha, head: job.headSha, baseSha: job.baseSha, headSha: job.headSha, ...(job.suites.length ? { suites: job.suites } : {}) },
+      { base: queued.baseSha, head: queued.headSha, baseSha: queued.baseSha, headSha: queued.headSha, ...(queued.suites.length ? { suites: queued.suites } : {}) },
       {
         repo: { readFile: (ref, path) => client.readFile(ref, path), changedFiles: changed },
-        llm: this.deps.llm,
+        llm,
         embedderFor: this.deps.embedderFor,
         ...(this.deps.embeddingCache ? { embeddingCache: this.deps.embeddingCache } : {}),
-        ...(this.deps.cache && !job.noCache ? { cache: this.deps.cache } : {}),
+        ...(this.deps.cache && !queued.noCache ? { cache: this.deps.cache } : {}),
         clock: this.deps.clock,
-        signal,
+        signal: evaluationSignal,
         maxConcurrency: this.deps.maxConcurrency,
         onEstimate: (e) => {
           estimate = e;
+          open().catch(() => undefined);
         },
         onProgress: (p) => {
+          const job = state.started;
           const now = this.deps.clock.now();
-          if (now - lastProgress < PROGRESS_INTERVAL_MS || p.done === p.total) return;
+          if (!job || !inProgress || now - lastProgress < PROGRESS_INTERVAL_MS || p.done === p.total) return;
           lastProgress = now;
           // Also tells the reaper this run is alive.
           void this.setRun(job, { status: 'in_progress', calls: p.calls, costUsd: p.costUsd }).catch(() => undefined);
@@ -212,12 +237,38 @@ export class GitHubGate {
         },
       },
     );
-    const newest = this.latest.get(supersedeKey(job));
-    if (signal.aborted || (newest !== undefined && newest !== job.headSha)) {
+    // A worker shutting down leaves the run as it is, for the job's next delivery.
+    if (stop?.aborted) return;
+    const job = await open();
+    const newest = await this.newestHead(job);
+    if (signal.aborted || newest !== job.headSha) {
       await this.cancel(client, job, newest !== job.headSha ? newest : undefined);
       return;
     }
     await this.report(client, job, result);
+  }
+
+  /** Creates the job's check run, queued, unless the run has one already. */
+  private async ensureCheck(client: GitHubClient, queued: GateJob, state: JobState, output: CheckOutput): Promise<StartedJob> {
+    if (state.started) return state.started;
+    const check = await client.createCheckRun({ name: this.deps.checkName, head_sha: queued.headSha, status: 'queued', output });
+    const started: StartedJob = { ...queued, checkRunId: check.id, checkRunUrl: check.url };
+    const now = this.deps.clock.now();
+    const recorded = await this.deps.runs?.createRun({
+      id: queued.runId,
+      repo: `${queued.owner}/${queued.repo}`,
+      headSha: queued.headSha,
+      baseSha: queued.baseSha,
+      ...(queued.pullNumber === undefined ? {} : { pullNumber: queued.pullNumber }),
+      status: 'queued',
+      checkRunId: check.id,
+      job: { ...started },
+      createdAt: now,
+      updatedAt: now,
+    });
+    if (recorded && !recorded.created) this.deps.log.warn({ runId: queued.runId, checkRunId: check.id, recorded: recorded.run.checkRunId }, 'two deliveries of one job created a check run each');
+    state.started = started;
+    return started;
   }
 
   /** Concludes runs stuck queued or in progress (their worker died or lost its job): never a check left spinning. */
@@ -272,7 +323,7 @@ export class GitHubGate {
     }
   }
 
-  private async forksNeedApproval(client: GitHubClient, job: StartedJob): Promise<boolean> {
+  private async forksNeedApproval(client: GitHubClient, job: GateJob): Promise<boolean> {
     const text = await client.readFile(job.baseSha, CONFIG_PATH);
     if (text === undefined) return false;
     const parsed = parseConfig(text);
@@ -292,16 +343,79 @@ export class GitHubGate {
     });
   }
 
-  /** A newer head for the same pull request stops the older one's evaluation. */
-  private supersede(target: GateTarget): void {
+  /**
+   * A newer head for the same pull request stops the older one's evaluation: at once on this
+   * replica, and through the run store on every other one (see `watchForNewerHead`).
+   */
+  private async supersede(target: GateTarget): Promise<void> {
     const key = supersedeKey(target);
-    this.latest.set(key, target.headSha);
+    const runs = this.deps.runs;
+    const latest = runs ? (await runs.recordLatestHead(key, { sha: target.headSha, requestedAt: this.deps.clock.now() })).sha : target.headSha;
+    this.latest.set(key, latest);
     const current = this.running.get(key);
-    if (current && current.headSha !== target.headSha) {
+    if (current && current.headSha !== latest) {
       current.controller.abort();
-      this.running.set(key, { headSha: target.headSha, controller: new AbortController() });
+      this.running.set(key, { headSha: latest, controller: new AbortController() });
     }
   }
+
+  /** The newest head asked for on the job's pull request, by any replica; the job's own when none is recorded. */
+  private async newestHead(job: GateJob): Promise<string> {
+    const key = supersedeKey(job);
+    const runs = this.deps.runs;
+    if (!runs) return this.latest.get(key) ?? job.headSha;
+    return (await runs.latestHead(key))?.sha ?? job.headSha;
+  }
+
+  /** While a job runs, asks the run store now and then whether another replica was given a newer head. */
+  private watchForNewerHead(job: GateJob, controller: AbortController): NodeJS.Timeout | undefined {
+    if (!this.deps.runs) return undefined;
+    let asking = false;
+    const timer = setInterval(() => {
+      if (asking || controller.signal.aborted) return;
+      asking = true;
+      this.newestHead(job)
+        .then((newest) => {
+          if (newest !== job.headSha) controller.abort();
+        })
+        .catch((error: unknown) => this.deps.log.warn({ err: errorText(error), runId: job.runId }, 'could not read the latest head'))
+        .finally(() => {
+          asking = false;
+        });
+    }, this.deps.supersedePollMs ?? SUPERSEDE_POLL_MS);
+    // The watch never keeps the process alive on its own.
+    timer.unref();
+    return timer;
+  }
+}
+
+type Estimate = { calls: number; costUsd: number };
+
+const QUEUED: CheckOutput = { title: 'Queued', summary: 'Waiting to be evaluated.' };
+
+/** What the check says before the first model call: the estimate, when the engine made one. */
+function queuedOutput(estimate: Estimate | undefined): CheckOutput {
+  if (!estimate) return QUEUED;
+  return {
+    title: `Queued: at most ${estimate.calls} model calls, about $${estimate.costUsd.toFixed(4)}`,
+    summary: `Estimated before running: at most ${estimate.calls} model calls (fewer when answers are cached), about $${estimate.costUsd.toFixed(4)} at the model manifests' prices (about four characters a token, and \`max_tokens\` or 256 tokens for each answer).`,
+  };
+}
+
+function startedOutput(estimate: Estimate | undefined): CheckOutput {
+  return {
+    title: 'Evaluating',
+    summary: estimate
+      ? `Calling the model: at most ${estimate.calls} calls, about $${estimate.costUsd.toFixed(4)}, estimated before running.`
+      : 'Reading the configuration and the changed files.',
+  };
+}
+
+/** The job with its check run, when an earlier delivery of it created one. */
+function startedJob(job: GateJob, stored: RunRecord | undefined): StartedJob | undefined {
+  const known = stored?.job as Partial<StartedJob> | undefined;
+  if (stored?.checkRunId === undefined || known?.checkRunUrl === undefined) return undefined;
+  return { ...job, checkRunId: stored.checkRunId, checkRunUrl: known.checkRunUrl };
 }
 
 function pickTarget(target: GateTarget): Omit<GateJob, 'checkRunId' | 'checkRunUrl' | 'runId' | 'deliveryId' | 'suites' | 'noCache' | 'approved'> {

@@ -91,7 +91,8 @@ describe('durable state on the embedded database', () => {
         .token(1)
         .repo(REPO, { [BASE_SHA]: repoFiles(), [HEAD_SHA]: repoFiles({ 'prompts/support.md': PROMPT_BRIEF }) });
       fake.scope().post(`/repos/${REPO}/check-runs`).reply(502, { message: 'Server Error' });
-      fake.checkRun(REPO, { id: 101, updates: 2 }).pullFiles(REPO, PR_NUMBER, [['prompts/support.md']]).comments(REPO, PR_NUMBER).createComment(REPO, PR_NUMBER);
+      // The first attempt reads the changed files, then fails to create the check before any model call.
+      fake.checkRun(REPO, { id: 101, updates: 2 }).pullFiles(REPO, PR_NUMBER, [['prompts/support.md']], 2).comments(REPO, PR_NUMBER).createComment(REPO, PR_NUMBER);
       const queue = new SqliteJobQueue<GateJob>({ path: join(dir, 'jobs.sqlite'), concurrency: 1, backoffMs: 20, pollMs: 20 });
       const app = startApp({ infrastructure: { store: new MemoryStore(), queue } });
       await app.receive('pull_request', fixture('pull_request.opened'));

@@ -49,7 +49,7 @@ describe('pull_request', () => {
       name: 'llmops-gate',
       head_sha: HEAD_SHA,
       status: 'queued',
-      output: { title: 'Queued', summary: 'Waiting for a worker to evaluate this commit.', annotations: [] },
+      output: { title: 'Queued', summary: 'Waiting to be evaluated.', annotations: [] },
     });
     expect(progress).toMatchObject({ status: 'in_progress' });
     expect(done).toMatchObject({ status: 'completed', conclusion: 'success' });
@@ -369,6 +369,46 @@ describe('pull_request', () => {
     }
     expect(updates.at(-1)).toMatchObject({ status: 'completed', conclusion: 'failure' });
     expect(updates.filter((b) => b.status === 'completed')).toHaveLength(1);
+  });
+
+  it('shows the estimated calls and cost on the queued check before the first model call, then moves it to in progress', async () => {
+    fake = new FakeGitHub()
+      .token(1)
+      .repo(REPO, { [BASE_SHA]: repoFiles(), [HEAD_SHA]: repoFiles({ 'prompts/support.md': PROMPT_BRIEF }) })
+      .checkRun(REPO, { id: 101, updates: 2 })
+      .pullFiles(REPO, PR_NUMBER, [['prompts/support.md']])
+      .comments(REPO, PR_NUMBER)
+      .createComment(REPO, PR_NUMBER);
+    // What GitHub had been told when the model was first called.
+    let seenAtFirstCall: { method: string; status: string; title: string }[] | undefined;
+    const scripted = new ScriptedLlm(supportModel);
+    const llm = {
+      provider: scripted.provider,
+      complete: (request: Parameters<ScriptedLlm['complete']>[0], context?: Parameters<ScriptedLlm['complete']>[1]) => {
+        seenAtFirstCall ??= fake.requests
+          .filter((r) => r.path.startsWith(`/repos/${REPO}/check-runs`))
+          .map((r) => ({ method: r.method, status: (r.body as { status: string }).status, title: (r.body as { output: { title: string } }).output.title }));
+        return scripted.complete(request, context);
+      },
+    };
+    const app = startApp({ llm });
+
+    await app.receive('pull_request', fixture('pull_request.opened'));
+    await app.settle();
+
+    fake.verify();
+    const [queued, started, done] = fake.checkRunBodies(REPO, 101);
+    // Sixteen questions (eight cases at both refs), about 10 to 20 input tokens each and 256 assumed
+    // output tokens at $2 per million: a little over 16 × 512 / 10⁶ dollars.
+    expect(queued).toMatchObject({ status: 'queued', output: { title: expect.stringMatching(/^Queued: at most 16 model calls, about \$0\.008\d$/) } });
+    expect(queued!.output.summary).toMatch(/^Estimated before running: at most 16 model calls \(fewer when answers are cached\), about \$0\.008\d at the model manifests' prices/);
+    expect(started).toMatchObject({ status: 'in_progress', output: { title: 'Evaluating', summary: expect.stringMatching(/^Calling the model: at most 16 calls, about \$0\.008\d, estimated before running\.$/) } });
+    expect(done).toMatchObject({ status: 'completed', conclusion: 'failure' });
+    expect(seenAtFirstCall).toEqual([
+      { method: 'POST', status: 'queued', title: queued!.output.title },
+      { method: 'PATCH', status: 'in_progress', title: 'Evaluating' },
+    ]);
+    expect(scripted.requests).toHaveLength(16);
   });
 
   it('details as many changed cases as report.top_cases asks', async () => {
