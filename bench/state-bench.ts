@@ -98,8 +98,11 @@ interface RunFigures {
   verdict: string;
   calls: { base: number; head: number; baseCached: number; headCached: number };
   lostCases: number;
-  /** Start → first model call; first call → last call end; embedding request; the rest. */
-  phases: { setupMs: number; chatMs: number; embedMs: number; restMs: number };
+  /**
+   * Start → first model call; first call → last call end; the embedding cache read; the embedding
+   * request; the embedding cache write; the rest (scoring, waiting for cache writes).
+   */
+  phases: { setupMs: number; chatMs: number; embedCacheReadMs: number; embedMs: number; embedCacheWriteMs: number; restMs: number };
   /** Ideal length of the completions phase: calls × latency / concurrency. */
   idealChatMs: number;
   cpuMs: number;
@@ -162,7 +165,14 @@ async function measure(context: Context, label: string, head: string, store: Sto
     verdict: result.verdict,
     calls,
     lostCases: lost,
-    phases: { setupMs: first - t0, chatMs: last - first, embedMs: embedEnd - embedStart, restMs: t1 - embedEnd },
+    phases: {
+      setupMs: first - t0,
+      chatMs: last - first,
+      embedCacheReadMs: stats.embeddingsGet.totalMs,
+      embedMs: embedEnd - embedStart,
+      embedCacheWriteMs: stats.embeddingsSet.totalMs,
+      restMs: t1 - embedEnd - stats.embeddingsSet.totalMs,
+    },
     idealChatMs: ((calls.base + calls.head) * LATENCY_MS) / CONCURRENCY,
     cpuMs: (cpu.user + cpu.system) / 1000,
     ...(emulatorCpu0 !== undefined && emulatorCpu1 !== undefined ? { emulatorCpuMs: (emulatorCpu1 - emulatorCpu0) * 1000 } : {}),
@@ -207,7 +217,7 @@ function describeRun(run: RunFigures): string {
   const parts = [
     `${run.label}: wall ${ms(run.wallMs)}, verdict ${run.verdict}, lost ${run.lostCases}`,
     `model calls base ${calls.base} (+${calls.baseCached} cached), head ${calls.head} (+${calls.headCached} cached)`,
-    `phases setup ${ms(phases.setupMs)} | calls ${ms(phases.chatMs)} (ideal ${ms(run.idealChatMs)}) | embed ${ms(phases.embedMs)} | rest ${ms(phases.restMs)}`,
+    `phases setup ${ms(phases.setupMs)} | calls ${ms(phases.chatMs)} (ideal ${ms(run.idealChatMs)}) | embedding cache read ${ms(phases.embedCacheReadMs)} | embed ${ms(phases.embedMs)} | embedding cache write ${ms(phases.embedCacheWriteMs)} | scoring and the rest ${ms(phases.restMs)}`,
     `engine CPU ${ms(run.cpuMs)}${run.emulatorCpuMs === undefined ? '' : `, emulator CPU ${ms(run.emulatorCpuMs)}`}`,
   ];
   const op = (name: string, f: OpFigures) => (f.count === 0 ? [] : [`${name} ×${f.count}${f.hits ? ` (${f.hits} hits)` : ''} mean ${f.meanMs.toFixed(2)} ms p95 ${f.p95Ms.toFixed(2)} ms`]);
