@@ -184,6 +184,8 @@ export interface StartOptions {
   secret?: string;
   /** State and jobs; in memory unless a test brings a durable store and queue. */
   infrastructure?: { store: Store; queue: JobQueue<GateJob> & JobWorker<GateJob> };
+  /** Further settings of the gate, e.g. how often a running job looks for a newer head. */
+  gate?: Partial<GateDeps>;
 }
 
 export interface TestApp {
@@ -210,6 +212,7 @@ export function appOverrides(options: StartOptions, logs: LogLine[]): Partial<Ga
     clock: options.clock ?? FIXED_CLOCK,
     log,
     ...(options.llm === null ? {} : { llm: options.llm ?? new ScriptedLlm(supportModel) }),
+    ...options.gate,
   };
 }
 

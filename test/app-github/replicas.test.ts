@@ -1,0 +1,117 @@
+/**
+ * Two replicas of the app sharing one run store, each with its own queue and its own GitHubGate:
+ * what one replica learns about a pull request's head reaches the other only through the store.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import nock from 'nock';
+import { InProcessQueue } from '../../src/adapters/local/in-process-queue.js';
+import { MemoryStore } from '../../src/adapters/store/memory-store.js';
+import { runIdOf, supersedeKey, type GateJob } from '../../src/app/gate-job.js';
+import { BASE_SHA, BlockingLlm, FakeGitHub, HEAD_SHA, PR_NUMBER, REPO, pullRequestPayload, fixture, repoFiles, startApp } from './harness.js';
+
+const SHA_B = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';
+const prompt = (word: string) => `---\nsystem: ${word}. You help Acme customers. Always cite the help link.\n---\nQuestion: {{question}}\n`;
+const silent = { info() {}, warn() {}, error() {} };
+
+let fake: FakeGitHub | undefined;
+
+beforeAll(() => nock.disableNetConnect());
+afterAll(() => nock.enableNetConnect());
+afterEach(() => {
+  fake?.stop();
+  nock.cleanAll();
+});
+
+function replica(store: MemoryStore, llm: BlockingLlm) {
+  const queue = new InProcessQueue<GateJob>({ concurrency: 2, log: silent });
+  const app = startApp({ llm, infrastructure: { store, queue }, gate: { supersedePollMs: 20 } });
+  return { app, queue };
+}
+
+function files() {
+  return { [BASE_SHA]: repoFiles(), [HEAD_SHA]: repoFiles({ 'prompts/support.md': prompt('VERSION-A') }), [SHA_B]: repoFiles({ 'prompts/support.md': prompt('VERSION-B') }) };
+}
+
+describe('two replicas sharing a run store', () => {
+  it("stops a replica's running evaluation when another replica is given a newer head, concluding it superseded", async () => {
+    fake = new FakeGitHub()
+      .token(1)
+      .token(1)
+      .repo(REPO, files())
+      .checkRun(REPO, { id: 101, updates: 2 })
+      .checkRun(REPO, { id: 102, updates: 2 })
+      .pullFiles(REPO, PR_NUMBER, [['prompts/support.md']], 2)
+      .comments(REPO, PR_NUMBER)
+      .createComment(REPO, PR_NUMBER);
+    const store = new MemoryStore();
+    const llmA = new BlockingLlm();
+    const aIsEvaluating = llmA.hold('VERSION-A');
+    const llmB = new BlockingLlm();
+    const a = replica(store, llmA);
+    const b = replica(store, llmB);
+
+    await a.app.receive('pull_request', fixture('pull_request.opened'), 'delivery-a');
+    await aIsEvaluating;
+    const synchronize = pullRequestPayload('pull_request.synchronize', { headSha: SHA_B });
+    synchronize.before = HEAD_SHA;
+    await b.app.receive('pull_request', synchronize, 'delivery-b');
+    // Replica A's model calls wait until aborted: only the store can tell A to stop.
+    await Promise.all([a.queue.drain(), b.queue.drain()]);
+
+    fake.verify();
+    const older = fake.checkRunBodies(REPO, 101, 0);
+    expect(older.map((body) => body.status)).toEqual(['queued', 'in_progress', 'completed']);
+    expect(older[2]).toMatchObject({ conclusion: 'cancelled', output: { title: `Superseded by ${SHA_B.slice(0, 7)}` } });
+    expect(older[2]!.output.summary).toContain(SHA_B);
+    expect(llmA.aborted.length).toBeGreaterThan(0);
+    const newer = fake.checkRunBodies(REPO, 102, 1);
+    expect(newer[0]).toMatchObject({ head_sha: SHA_B, status: 'queued' });
+    expect(newer.at(-1)).toMatchObject({ status: 'completed', conclusion: 'success' });
+    expect(llmB.requests.every((request) => !JSON.stringify(request.messages).includes('VERSION-A'))).toBe(true);
+    expect(fake.bodies('POST', `/repos/${REPO}/issues/${PR_NUMBER}/comments`)).toHaveLength(1);
+    expect(await store.runs.latestHead(supersedeKey({ owner: 'Codertocat', repo: 'Hello-World', pullNumber: PR_NUMBER, headSha: SHA_B }))).toMatchObject({ sha: SHA_B });
+  });
+
+  it('a job for an older head that reaches a replica after another replica was given a newer one posts nothing', async () => {
+    fake = new FakeGitHub()
+      .token(1)
+      .repo(REPO, files())
+      .checkRun(REPO, { id: 102, updates: 2 })
+      .pullFiles(REPO, PR_NUMBER, [['prompts/support.md']])
+      .comments(REPO, PR_NUMBER)
+      .createComment(REPO, PR_NUMBER);
+    const store = new MemoryStore();
+    const llmA = new BlockingLlm();
+    const a = replica(store, llmA);
+    const b = replica(store, new BlockingLlm());
+    const synchronize = pullRequestPayload('pull_request.synchronize', { headSha: SHA_B });
+    await b.app.receive('pull_request', synchronize, 'delivery-b');
+    await b.queue.drain();
+    const before = fake.requests.length;
+
+    // The older head's job, enqueued before the push and delivered late (or again) to replica A.
+    const late: GateJob = {
+      owner: 'Codertocat',
+      repo: 'Hello-World',
+      installationId: 1,
+      headSha: HEAD_SHA,
+      baseSha: BASE_SHA,
+      headRef: 'changes',
+      baseRef: 'master',
+      pullNumber: PR_NUMBER,
+      isFork: false,
+      deliveryId: 'delivery-a',
+      runId: runIdOf({ owner: 'Codertocat', repo: 'Hello-World', headSha: HEAD_SHA, deliveryId: 'delivery-a' }),
+      suites: [],
+      noCache: false,
+      approved: false,
+    };
+    await a.app.parts.gate.run(late);
+
+    fake.verify();
+    expect(fake.requests.length).toBe(before);
+    expect(llmA.requests).toEqual([]);
+    expect(fake.bodies('POST', `/repos/${REPO}/check-runs`).map((body) => body.head_sha)).toEqual([SHA_B]);
+    expect(a.app.logs.filter((line) => line.message === 'skipped the job of a superseded head')).toHaveLength(1);
+  });
+});
