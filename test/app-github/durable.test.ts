@@ -3,10 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import nock from 'nock';
+import { PubSubJobQueue } from '../../src/adapters/queue/pubsub-job-queue.js';
 import { SqliteJobQueue } from '../../src/adapters/queue/sqlite-job-queue.js';
+import { FirestoreStore } from '../../src/adapters/store/firestore-store.js';
 import { MemoryStore } from '../../src/adapters/store/memory-store.js';
 import { SqliteStore } from '../../src/adapters/store/sqlite-store.js';
-import type { ChatRequest, ChatResult } from '../../src/ports.js';
+import { completionKey } from '../../src/core/hash.js';
+import type { CallContext, ChatRequest, ChatResult } from '../../src/ports.js';
 import type { GateJob } from '../../src/app/gate-job.js';
 import { AppEnv } from '../../src/env.js';
 import { buildInfrastructure, type Infrastructure } from '../../src/infrastructure.js';
@@ -230,5 +233,80 @@ describeWithEmulators('a fleet on Firestore and Pub/Sub', () => {
     expect(fake.bodies('PATCH', `/repos/${REPO}/issues/comments/9001`)).toHaveLength(2);
     expect(fake.bodies('POST', `/repos/${REPO}/issues/${PR_NUMBER}/comments`)).toHaveLength(0);
     fake.verify();
+  }, 120_000);
+
+  it('a replica that dies mid-evaluation leaves its job to another, which completes it without asking again what was answered', async () => {
+    const suffix = Math.random().toString(36).slice(2, 8);
+    // No retry policy on the subscription: a nacked job comes back at once rather than after 10 s.
+    const queueOptions = { projectId: EMULATOR_PROJECT, topic: `crash-jobs-${suffix}`, subscription: `crash-workers-${suffix}`, deadLetterTopic: `crash-dead-${suffix}`, minBackoffS: 0, maxBackoffS: 0, ackDeadlineS: 10 };
+    const prefix = `crash${suffix}_`;
+    fake = new FakeGitHub().repo(REPO, { [BASE_SHA]: repoFiles(), [HEAD_SHA]: repoFiles({ 'prompts/support.md': PROMPT_BRIEF }) }).createCheck(REPO, 101);
+    fake
+      .persistentScope()
+      .post('/app/installations/1/access_tokens')
+      .reply(201, { token: 'ghs_installation1', expires_at: new Date(Date.now() + 3_600_000).toISOString() })
+      .patch(`/repos/${REPO}/check-runs/101`)
+      .reply(200, { id: 101 })
+      .get(`/repos/${REPO}/pulls/${PR_NUMBER}/files`)
+      .query({ per_page: '100' })
+      .reply(200, [{ sha: 'bbcd538c8e72b8c175046e27cc8f907076331401', filename: 'prompts/support.md', status: 'modified', additions: 1, deletions: 1, changes: 2 }]);
+    fake.comments(REPO, PR_NUMBER).createComment(REPO, PR_NUMBER);
+
+    // Replica A answers five questions; its further calls hang until its worker is stopped, like a
+    // model client whose process is going away.
+    const asked: ChatRequest[] = [];
+    const dying = {
+      provider: 'scripted',
+      async complete(request: ChatRequest, context: CallContext = {}): Promise<ChatResult> {
+        asked.push(request);
+        if (asked.length <= 5) return { output: supportModel(request), usage: { inputTokens: 10, outputTokens: 5 }, latencyMs: 1 };
+        await new Promise((resolve) => context.signal?.addEventListener('abort', resolve, { once: true }));
+        return { output: '', usage: { inputTokens: 0, outputTokens: 0 }, latencyMs: 1, error: 'aborted' };
+      },
+    };
+    const queueA = new PubSubJobQueue<GateJob>(queueOptions);
+    await queueA.ensureResources();
+    const storeA = new FirestoreStore({ projectId: EMULATOR_PROJECT, collectionPrefix: prefix });
+    const queueB = new PubSubJobQueue<GateJob>(queueOptions);
+    const storeB = new FirestoreStore({ projectId: EMULATOR_PROJECT, collectionPrefix: prefix });
+    try {
+      const replicaA = startApp({ llm: dying, infrastructure: { store: storeA, queue: queueA } });
+      await replicaA.receive('pull_request', fixture('pull_request.opened'), 'delivery-crash');
+      const deadline = Date.now() + 30_000;
+      const answered = () => asked.slice(0, 5).map((request) => completionKey('scripted', request, 0));
+      const stored = async () => (await Promise.all(answered().map((key) => storeB.responses.get(key)))).every(Boolean);
+      while ((asked.length <= 5 || !(await stored())) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+      expect(asked.length).toBeGreaterThan(5);
+      expect(await stored()).toBe(true);
+      // The worker goes away with the job in hand and unacknowledged: Pub/Sub hands it out again.
+      await queueA.stop({ abandon: true });
+      const run = await storeB.runs.getRun(`${REPO}@${HEAD_SHA}#delivery-crash`);
+      expect(run).toMatchObject({ status: 'in_progress', checkRunId: 101 });
+
+      const llmB = new ScriptedLlm(supportModel);
+      startApp({ llm: llmB, infrastructure: { store: storeB, queue: queueB } });
+      await completed(fake, 101, 60_000);
+
+      // The five answered before the crash were not asked again; every other question was asked once.
+      const firstFive = asked.slice(0, 5).map((request) => JSON.stringify(request.messages));
+      const again = llmB.requests.map((request) => JSON.stringify(request.messages));
+      expect(again.filter((messages) => firstFive.includes(messages))).toEqual([]);
+      expect(new Set(again).size).toBe(again.length);
+      expect(again).toHaveLength(16 - 5);
+      expect(new Set([...firstFive, ...again]).size).toBe(16);
+      // One check run, taken over by replica B and concluded once; one comment.
+      expect(fake.bodies('POST', `/repos/${REPO}/check-runs`)).toHaveLength(1);
+      const bodies = fake.checkRunBodies(REPO, 101);
+      expect(bodies.filter((body) => body.status === 'completed')).toHaveLength(1);
+      expect(bodies.at(-1)).toMatchObject({ status: 'completed', conclusion: 'failure' });
+      expect(bodies.at(-1)!.output.summary).toMatch(/calls: 11 made, 5 cached/);
+      expect(fake.bodies('POST', `/repos/${REPO}/issues/${PR_NUMBER}/comments`)).toHaveLength(1);
+      expect(await storeB.runs.getRun(`${REPO}@${HEAD_SHA}#delivery-crash`)).toMatchObject({ status: 'completed', verdict: 'fail', calls: 11 });
+      fake.verify();
+    } finally {
+      await queueA.close({ abandon: true });
+      await queueB.close();
+      await Promise.all([storeA.close(), storeB.close()]);
+    }
   }, 120_000);
 });
