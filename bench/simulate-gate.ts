@@ -7,7 +7,8 @@
  *   npx tsx bench/simulate-gate.ts --noise high       another output noise level (low, medium, high)
  *   npx tsx bench/simulate-gate.ts --calibrate        compare the synthetic embedder with the project's default one (~1 min)
  *
- * Other options: --prs N (200), --cases N (60), --samples K (1), --seed S (20250601), --miss X (the
+ * Other options: --prs N (200), --cases N (60), --samples K (1), --temperature T (the manifest's, 0.7;
+ * at 0 no extra answer of main measures its noise floor), --seed S (20250601), --miss X (the
  * chance that an answer misses its case's keyword, 0.04), --share X (the share of cases that regress,
  * 0.2), --sets a,b,c (gate sets by name), --jobs N (processes simulating PRs in parallel; default one
  * per core; 1 runs everything in this process).
@@ -53,6 +54,7 @@ interface Options {
   prs: number;
   cases: number;
   samples: number;
+  temperature: number;
   seed: number;
   miss: number;
   share: number;
@@ -66,7 +68,7 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const options: Options = { prs: 200, cases: 60, samples: 1, seed: 20250601, miss: 0.04, share: 0.2, noise: NOISE.medium!, sets: [...MAIN_SETS], calibrate: false, jobs: availableParallelism() };
+  const options: Options = { prs: 200, cases: 60, samples: 1, temperature: 0.7, seed: 20250601, miss: 0.04, share: 0.2, noise: NOISE.medium!, sets: [...MAIN_SETS], calibrate: false, jobs: availableParallelism() };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const value = () => {
@@ -83,6 +85,7 @@ function parseOptions(argv: string[]): Options {
       case '--prs': options.prs = number(); break;
       case '--cases': options.cases = number(); break;
       case '--samples': options.samples = number(); break;
+      case '--temperature': options.temperature = number(); break;
       case '--seed': options.seed = number(); break;
       case '--miss': options.miss = number(); break;
       case '--share': options.share = number(); break;
@@ -141,7 +144,7 @@ interface Timing {
 async function simulatePr(options: Options, set: GateSet, world: SimWorld, vectors: Map<string, number[]>, timing: Timing): Promise<PrOutcome> {
   const llm = new SyntheticLlm(world, options.noise, options.miss);
   const embedder = new SyntheticEmbedder(undefined, vectors);
-  const repo = worldRepo(world, configYaml(gatesYaml(set), options.samples));
+  const repo = worldRepo(world, configYaml(gatesYaml(set), options.samples), options.temperature);
   const started = performance.now();
   const result = await evaluate({ base: BASE_REF, head: HEAD_REF }, { repo, llm, embedderFor: () => embedder });
   timing.evaluateMs += performance.now() - started;

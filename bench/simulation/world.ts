@@ -396,9 +396,9 @@ export const BASE_REF = 'main';
 export const HEAD_REF = 'pr';
 
 
-const MANIFEST = `provider: openai
+const manifest = (temperature: number) => `provider: openai
 model: synthetic-model
-temperature: 0.7
+temperature: ${temperature}
 max_tokens: 200
 prices:
   input_per_million: 0.15
@@ -426,7 +426,7 @@ suites:
 ${gatesYaml}`;
 }
 
-export function worldRepo(world: SimWorld, config: string): RepoReader {
+export function worldRepo(world: SimWorld, config: string, temperature = 0.7): RepoReader {
   const dataset = world.cases
     .map((c) =>
       JSON.stringify({
@@ -437,7 +437,7 @@ export function worldRepo(world: SimWorld, config: string): RepoReader {
       }),
     )
     .join('\n');
-  const common = { '.llmops.yml': config, 'models/support.yml': MANIFEST, 'datasets/support.jsonl': `${dataset}\n` };
+  const common = { '.llmops.yml': config, 'models/support.yml': manifest(temperature), 'datasets/support.jsonl': `${dataset}\n` };
   return new MemoryRepo({
     [BASE_REF]: { ...common, 'prompts/support.md': prompt(BASE_SYSTEM) },
     [HEAD_REF]: { ...common, 'prompts/support.md': prompt(HEAD_SYSTEM) },

@@ -62,6 +62,21 @@ describe('renderMarkdown layout', () => {
     expect(markdown).toContain('| similarity to main | 1.000 | 0.912 | −0.030 [−0.061, +0.004] p &lt; 0.001 | ≥ 0.85 | inconclusive |');
   });
 
+  it("states main's noise floor when it was measured, and the minimum it lowered", () => {
+    const row = buildRow({
+      base: 0.8,
+      head: 0.79,
+      delta: -0.01,
+      noise: { similarity: 0.8, margin: 0.031, cases: 60 },
+      gates: [{ gate: { metric: 'similarity_to_base', min: 0.85 }, threshold: '≥ 0.769 (noise floor; set 0.85)', pass: true, reason: 'ok' }],
+      verdict: 'pass',
+    });
+    const markdown = renderMarkdown(buildResult({ suites: [buildSuite({ rows: [row] })] }));
+    expect(markdown).toContain("Noise floor: main's answers agree with one fresh answer of main per case (reused while main is unchanged) at 0.800 similarity over 60 cases (99% margin 0.031)");
+    expect(markdown).toContain('| similarity to main | 0.800 | 0.790 | −0.010 | ≥ 0.769 (noise floor; set 0.85) | pass |');
+    expect(renderMarkdown(buildResult({ suites: [buildSuite()] }))).not.toContain('Noise floor');
+  });
+
   it('shows how far the outputs drifted as a distribution', () => {
     const suite = buildSuite({ drift: { jsDivergence: 0.0123, centroidCosineShift: 0.0041, pValue: 0.03, method: 'random projections' } });
     expect(renderMarkdown(buildResult({ suites: [suite] }))).toContain(
