@@ -15,7 +15,7 @@ import { AppEnv } from '../../src/env.js';
 import { buildInfrastructure, type Infrastructure } from '../../src/infrastructure.js';
 import { describeWithEmulators, EMULATOR_PROJECT } from '../support/emulator-env.js';
 import { ScriptedLlm } from '../support/fakes.js';
-import { BASE_SHA, FakeGitHub, HEAD_SHA, MARKER, PROMPT_BRIEF, PR_NUMBER, REPO, fixture, memoryInfrastructure, repoFiles, startApp, supportModel } from './harness.js';
+import { BASE_SHA, FakeGitHub, HEAD_SHA, MARKER, PROMPT_BRIEF, PR_NUMBER, REPO, fixture, memoryInfrastructure, pullRequestPayload, repoFiles, startApp, supportModel } from './harness.js';
 
 const silent = { info() {}, warn() {}, error() {} };
 let fake: FakeGitHub | undefined;
@@ -232,6 +232,67 @@ describeWithEmulators('a fleet on Firestore and Pub/Sub', () => {
     expect(fake.bodies('POST', `/repos/${REPO}/check-runs`)).toHaveLength(2);
     expect(fake.bodies('PATCH', `/repos/${REPO}/issues/comments/9001`)).toHaveLength(2);
     expect(fake.bodies('POST', `/repos/${REPO}/issues/${PR_NUMBER}/comments`)).toHaveLength(0);
+    fake.verify();
+  }, 120_000);
+
+  it('two replicas given the same burst of deliveries evaluate every case once, with one check run and one comment per pull request', async () => {
+    const suffix = Math.random().toString(36).slice(2, 8);
+    const env = {
+      LLMOPS_STORE: 'firestore',
+      GOOGLE_CLOUD_PROJECT: EMULATOR_PROJECT,
+      LLMOPS_FIRESTORE_PREFIX: `burst${suffix}_`,
+      LLMOPS_PUBSUB_TOPIC: `burst-jobs-${suffix}`,
+      LLMOPS_PUBSUB_SUBSCRIPTION: `burst-workers-${suffix}`,
+      LLMOPS_PUBSUB_DEAD_LETTER_TOPIC: `burst-dead-${suffix}`,
+    };
+    // Three pull requests, each with a base and a head of its own, so every question is asked by one run only.
+    const pulls = [11, 12, 13].map((number) => ({
+      number,
+      base: String(number).repeat(20),
+      head: `${String(number).repeat(19)}ff`,
+      mainPrompt: `---\nsystem: MAIN-${number}. You help Acme customers. Always cite the help link.\n---\nQuestion: {{question}}\n`,
+      prPrompt: `---\nsystem: PR-${number}. You help Acme customers. Be brief.\n---\nQuestion: {{question}}\n`,
+    }));
+    fake = new FakeGitHub().repo(
+      REPO,
+      Object.fromEntries(pulls.flatMap((pull) => [[pull.base, repoFiles({ 'prompts/support.md': pull.mainPrompt })], [pull.head, repoFiles({ 'prompts/support.md': pull.prPrompt })]])),
+    );
+    fake
+      .persistentScope()
+      .post('/app/installations/1/access_tokens')
+      .reply(201, { token: 'ghs_installation1', expires_at: new Date(Date.now() + 3_600_000).toISOString() })
+      .patch((uri) => /^\/repos\/Codertocat\/Hello-World\/check-runs\/30[123]$/.test(uri))
+      .reply(200, (uri) => ({ id: Number(uri.split('/').at(-1)) }));
+    for (const id of [301, 302, 303]) fake.createCheck(REPO, id);
+    for (const pull of pulls) fake.pullFiles(REPO, pull.number, [['prompts/support.md']]).comments(REPO, pull.number).createComment(REPO, pull.number, 9000 + pull.number);
+    const llmA = new ScriptedLlm(supportModel);
+    const llmB = new ScriptedLlm(supportModel);
+    const replicaA = startApp({ llm: llmA, infrastructure: await open(env) });
+    const replicaB = startApp({ llm: llmB, infrastructure: await open(env) });
+
+    // Every delivery reaches both replicas, as retried deliveries behind a load balancer may.
+    await Promise.all(
+      pulls.flatMap((pull) => {
+        const payload = pullRequestPayload('pull_request.opened', { number: pull.number, headSha: pull.head });
+        payload.pull_request.base.sha = pull.base;
+        return [replicaA, replicaB].map((replica) => replica.receive('pull_request', payload, `burst-${pull.number}`));
+      }),
+    );
+    const deadline = Date.now() + 90_000;
+    const allDone = () => [301, 302, 303].every((id) => fake!.checkRunBodies(REPO, id, id - 301).at(-1)?.status === 'completed') && fake!.bodies('POST', `/repos/${REPO}/issues/`).length === 3;
+    while (!allDone() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+
+    const creates = fake.bodies('POST', `/repos/${REPO}/check-runs`);
+    expect(creates.map((body) => body.head_sha).sort()).toEqual(pulls.map((pull) => pull.head).sort());
+    for (const id of [301, 302, 303]) {
+      const bodies = fake.checkRunBodies(REPO, id, id - 301);
+      expect(bodies.filter((body) => body.status === 'completed')).toEqual([expect.objectContaining({ conclusion: 'failure' })]);
+    }
+    for (const pull of pulls) expect(fake.bodies('POST', `/repos/${REPO}/issues/${pull.number}/comments`)).toHaveLength(1);
+    // Sixteen distinct questions per pull request, each asked by one replica, once.
+    const asked = [...llmA.requests, ...llmB.requests].map((request) => JSON.stringify(request.messages));
+    expect(asked).toHaveLength(48);
+    expect(new Set(asked).size).toBe(48);
     fake.verify();
   }, 120_000);
 
