@@ -650,8 +650,8 @@ function summarise(outcomes: AssertionOutcome[]): AssertionOutcome {
   const failed = outcomes.filter((o) => !o.pass);
   const first = outcomes[0]!;
   if (failed.length === 0) return first;
-  const share = outcomes.length > 1 ? ` (in ${failed.length} of ${outcomes.length} samples)` : '';
-  return { ...failed[0]!, reason: `${failed[0]!.reason}${share}` };
+  if (outcomes.length === 1) return failed[0]!;
+  return { ...failed[0]!, passShare: 1 - failed.length / outcomes.length, reason: `${failed[0]!.reason} (in ${failed.length} of ${outcomes.length} samples)` };
 }
 
 function addUsage(usage: SideUsage, samples: SampleResult[]): void {

@@ -23,7 +23,10 @@ export interface SampleResult {
 export interface AssertionOutcome {
   /** Short label such as `contains "refund"`. */
   label: string;
+  /** Held in every sample. */
   pass: boolean;
+  /** With several samples: the share of them it held in (1 when it held in all). */
+  passShare?: number;
   /** Why it failed, readable by a reviewer. */
   reason: string;
   /** `suite` for the suite's assertions, `case` for the case's own. */

@@ -284,6 +284,24 @@ describe('evaluate with several samples per case', () => {
     expect(llm.requests).toHaveLength(8 * 3 * 2);
   });
 
+  it('weights each assertion by the share of samples it held in', async () => {
+    const sampled = CONFIG.replace('    assertions:\n', '    samples: 3\n    assertions:\n');
+    const repo = new MemoryRepo({ main: files({ '.llmops.yml': sampled }), pr: files({ '.llmops.yml': sampled, 'prompts/support.md': PROMPT_MAIN.replace('Question', 'Q') }) });
+    // The PR's third sample forgets the help link.
+    const llm = new ScriptedLlm((request, sample) => (lastUserMessage(request).startsWith('Q:') && sample === 2 ? 'sorry' : supportModel(request)));
+    const result = await evaluate({ base: 'main', head: 'pr' }, deps(repo, llm));
+    const suite = result.suites[0]!;
+    const rows = Object.fromEntries(suite.rows.map((r) => [r.metric, r]));
+    // Two checks per case: "not As an AI" holds in every sample, "contains help link" in 2 of 3.
+    expect(rows.assertion_pass_rate!.base).toBe(1);
+    expect(rows.assertion_pass_rate!.head).toBeCloseTo((1 + 2 / 3) / 2, 12);
+    expect(rows.assertion_pass_rate!.paired!.meanDelta).toBeCloseTo(-1 / 6, 12);
+    const check = suite.cases[0]!.head!.assertions.find((a) => a.label.includes('help link'))!;
+    expect(check.pass).toBe(false);
+    expect(check.passShare).toBeCloseTo(2 / 3, 12);
+    expect(check.reason).toMatch(/\(in 1 of 3 samples\)$/);
+  });
+
   it('reports a gate on consistency without samples as a configuration error', async () => {
     const config = CONFIG.replace('    gates:\n', '    gates:\n      - metric: consistency_exact\n        min: 0.5\n');
     const repo = new MemoryRepo({ main: files({ '.llmops.yml': config }), pr: files({ '.llmops.yml': config, 'prompts/support.md': `${PROMPT_MAIN} ` }) });

@@ -4,6 +4,7 @@ import { mcnemar } from '../stats/mcnemar.js';
 import { normalQuantile } from '../stats/normal.js';
 import { wilcoxonSignedRank } from '../stats/wilcoxon.js';
 import type { CaseResult, PairedStats, SideResult } from '../types.js';
+import { passShare } from './suite-metrics.js';
 import { mean } from './vector.js';
 
 type PerCase = (c: CaseResult) => number | undefined;
@@ -45,7 +46,7 @@ export function perCaseDelta(metric: MetricName): PerCase | undefined {
     case 'similarity_to_reference':
       return both((side) => side.similarityToReference);
     case 'assertion_pass_rate':
-      return both((side) => (side.error || side.assertions.length === 0 ? undefined : side.assertions.filter((a) => a.pass).length / side.assertions.length));
+      return both((side) => (side.error || side.assertions.length === 0 ? undefined : side.assertions.reduce((sum, a) => sum + passShare(a), 0) / side.assertions.length));
     case 'output_tokens':
       return both((side) => sampleMean(side, (s) => s.usage.outputTokens));
     case 'cost':

@@ -1,5 +1,5 @@
 import { METRICS, type BuiltinMetric } from '../config.js';
-import type { CaseResult, MetricRow, NoiseFloorFigure, SampleResult, SideResult } from '../types.js';
+import type { AssertionOutcome, CaseResult, MetricRow, NoiseFloorFigure, SampleResult, SideResult } from '../types.js';
 import { mean, percentile } from './vector.js';
 
 type Row = Omit<MetricRow, 'gates' | 'verdict'>;
@@ -80,6 +80,11 @@ export function noiseFloorFigure(cases: readonly CaseResult[]): NoiseFloorFigure
   return { similarity: mean(floors)!, margin: NOISE_Z * Math.sqrt(variance / both.length), cases: both.length };
 }
 
+/** 1 for a check that held in every sample, else the share of samples it held in (0 with one sample). */
+export function passShare(outcome: AssertionOutcome): number {
+  return outcome.pass ? 1 : (outcome.passShare ?? 0);
+}
+
 function okSamples(sides: readonly SideResult[]): SampleResult[] {
   return sides.flatMap((side) => side.samples.filter((s) => !s.error));
 }
@@ -92,7 +97,7 @@ function referenceSimilarity(sides: readonly SideResult[]): number | undefined {
 function assertionPassRate(sides: readonly SideResult[]): number | undefined {
   const outcomes = sides.filter((side) => !side.error).flatMap((side) => side.assertions);
   if (outcomes.length === 0) return undefined;
-  return outcomes.filter((o) => o.pass).length / outcomes.length;
+  return outcomes.reduce((sum, o) => sum + passShare(o), 0) / outcomes.length;
 }
 
 /** What the prompt costs to serve, per case: computed from token usage, cached answers included. */
