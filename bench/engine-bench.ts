@@ -93,7 +93,14 @@ interface RunFigures {
   idealMs: number;
   ratio: number;
   server: FakeServerStats;
-  memory: { baselineMaxRssMb: number; maxRssMb: number; peakHeapUsedMb: number; peakExternalMb: number };
+  memory: {
+    baselineMaxRssMb: number;
+    maxRssMb: number;
+    peakHeapUsedMb: number;
+    peakExternalMb: number;
+    /** Largest sampled [RSS, V8 heap total] in MB per phase of the run. */
+    byPhase: Record<'setup' | 'chat' | 'embed' | 'score', [number, number]>;
+  };
 }
 
 interface FloorFigures {
@@ -206,10 +213,13 @@ async function measureRun(evaluate: Evaluate, url: string, spec: ScenarioSpec, c
 
   const baselineMaxRssKb = process.resourceUsage().maxRSS;
   const peak = { heapUsed: 0, external: 0 };
+  // [time, rss, heapTotal] every 100 ms: which phase the peak falls in.
+  const trace: [number, number, number][] = [];
   const sample = (): void => {
     const m = process.memoryUsage();
     peak.heapUsed = Math.max(peak.heapUsed, m.heapUsed);
     peak.external = Math.max(peak.external, m.external + m.arrayBuffers);
+    trace.push([performance.now(), m.rss, m.heapTotal]);
   };
   const sampler = setInterval(sample, 100);
 
@@ -244,6 +254,17 @@ async function measureRun(evaluate: Evaluate, url: string, spec: ScenarioSpec, c
   const wallMs = t1 - t0;
   const chatElu = llm.eluAtFirst && llm.eluAtLast ? performance.eventLoopUtilization(llm.eluAtLast, llm.eluAtFirst).utilization : 0;
   const mb = (kb: number) => Math.round((kb / 1024) * 10) / 10;
+  const phaseEnds: [keyof RunFigures['memory']['byPhase'], number][] = [
+    ['setup', firstCall],
+    ['chat', lastCall],
+    ['embed', embedEnd],
+    ['score', Number.POSITIVE_INFINITY],
+  ];
+  const byPhase = { setup: [0, 0], chat: [0, 0], embed: [0, 0], score: [0, 0] } as RunFigures['memory']['byPhase'];
+  for (const [time, rss, heapTotal] of trace) {
+    const phase = phaseEnds.find(([, end]) => time <= end)![0];
+    byPhase[phase] = [Math.max(byPhase[phase][0], mb(rss / 1024)), Math.max(byPhase[phase][1], mb(heapTotal / 1024))];
+  }
   return {
     cases,
     latencyMsUsed: spec.latencyMs,
@@ -261,7 +282,7 @@ async function measureRun(evaluate: Evaluate, url: string, spec: ScenarioSpec, c
     idealMs,
     ratio: wallMs / idealMs,
     server,
-    memory: { baselineMaxRssMb: mb(baselineMaxRssKb), maxRssMb: mb(maxRssKb), peakHeapUsedMb: mb(peak.heapUsed / 1024), peakExternalMb: mb(peak.external / 1024) },
+    memory: { baselineMaxRssMb: mb(baselineMaxRssKb), maxRssMb: mb(maxRssKb), peakHeapUsedMb: mb(peak.heapUsed / 1024), peakExternalMb: mb(peak.external / 1024), byPhase },
   };
 }
 
@@ -355,6 +376,7 @@ function describeRun(label: string, r: RunFigures, latencyMs: number): string[] 
       `${sv.embeddingRequests} embedding requests, ${sv.embeddingInputs} inputs, mean ${meanEmbed.toFixed(0)} ms`,
     `      cases: ${r.pairedCases} paired, ${r.lostCases} lost${r.lostSample ? ` (e.g. ${r.lostSample})` : ''}; ${r.distinctTexts} distinct texts embedded`,
     `      memory: maxRSS ${r.memory.maxRssMb} MB (${r.memory.baselineMaxRssMb} MB before evaluate), peak heap used ${r.memory.peakHeapUsedMb} MB, peak external+buffers ${r.memory.peakExternalMb} MB`,
+    `      memory by phase (sampled RSS / V8 heap total, MB): ${Object.entries(r.memory.byPhase ?? {}).map(([phase, [rss, heap]]) => `${phase} ${rss} / ${heap}`).join(', ')}`,
   ];
 }
 

@@ -2,10 +2,10 @@
  * Chat completions against OpenAI or any OpenAI-compatible server (Ollama, vLLM, LM Studio,
  * llama.cpp). A failed call comes back as a `ChatResult` with `error` set, never as an exception.
  */
-import OpenAI from 'openai';
 import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { CallContext, ChatRequest, ChatResult, LlmClient } from '../../ports.js';
+import { JsonEndpoint } from './json-endpoint.js';
 import { RetryError, sleep as realSleep, withRetries } from './retry.js';
 
 export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
@@ -28,13 +28,13 @@ const ENDPOINT = 'the model endpoint';
 
 export class OpenAiChatClient implements LlmClient {
   readonly provider = 'openai';
-  readonly #client: OpenAI;
+  readonly #endpoint: JsonEndpoint;
   readonly #limit: LimitFunction;
   readonly #options: OpenAiChatClientOptions;
 
   constructor(options: OpenAiChatClientOptions) {
     this.#options = options;
-    this.#client = createSdkClient(options);
+    this.#endpoint = new JsonEndpoint({ apiKey: options.apiKey, baseURL: options.baseURL ?? OPENAI_DEFAULT_BASE_URL });
     this.#limit = pLimit(options.concurrency);
   }
 
@@ -50,19 +50,17 @@ export class OpenAiChatClient implements LlmClient {
 
   async #completeNow(request: ChatRequest, signal: AbortSignal | undefined): Promise<ChatResult> {
     const started = performance.now();
-    const body = toRequestBody(request);
+    // Serialised once: a retry sends the same bytes.
+    const body = JSON.stringify(toRequestBody(request));
     try {
-      const { value, latencyMs } = await withRetries(
-        (attemptSignal) => this.#client.chat.completions.create(body, { signal: attemptSignal, timeout: this.#options.timeoutMs }),
-        {
-          maxRetries: this.#options.maxRetries,
-          timeoutMs: this.#options.timeoutMs,
-          sleep: this.#options.sleep ?? realSleep,
-          signal,
-          endpoint: ENDPOINT,
-          secrets: [this.#options.apiKey],
-        },
-      );
+      const { value, latencyMs } = await withRetries((attempt) => this.#endpoint.post<ChatCompletion>('/chat/completions', body, attempt), {
+        maxRetries: this.#options.maxRetries,
+        timeoutMs: this.#options.timeoutMs,
+        sleep: this.#options.sleep ?? realSleep,
+        signal,
+        endpoint: ENDPOINT,
+        secrets: [this.#options.apiKey],
+      });
       return toChatResult(value, latencyMs);
     } catch (error) {
       // RetryError messages are sanitised already; anything else is a bug in the mapping above,
@@ -86,8 +84,8 @@ export function toRequestBody(request: ChatRequest): ChatCompletionCreateParamsN
   return body;
 }
 
-function toChatResult(completion: ChatCompletion, latencyMs: number): ChatResult {
-  const choice = completion.choices?.[0];
+function toChatResult(completion: ChatCompletion | null, latencyMs: number): ChatResult {
+  const choice = completion?.choices?.[0];
   if (!choice) return failed(`Unreadable response from ${ENDPOINT}: it returned no choices`, latencyMs);
   const result: ChatResult = {
     output: choice.message?.content ?? '',
@@ -103,19 +101,4 @@ function toChatResult(completion: ChatCompletion, latencyMs: number): ChatResult
 
 function failed(error: string, latencyMs: number): ChatResult {
   return { output: '', usage: { inputTokens: 0, outputTokens: 0 }, latencyMs, error };
-}
-
-/**
- * Every setting the SDK would otherwise read from the environment (`OPENAI_BASE_URL`,
- * `OPENAI_ORG_ID`, `OPENAI_PROJECT_ID`) is pinned, so behaviour depends on the options alone.
- */
-export function createSdkClient(options: { apiKey: string; baseURL?: string; timeoutMs: number }): OpenAI {
-  return new OpenAI({
-    apiKey: options.apiKey,
-    baseURL: options.baseURL ?? OPENAI_DEFAULT_BASE_URL,
-    organization: null,
-    project: null,
-    maxRetries: 0,
-    timeout: options.timeoutMs,
-  });
 }

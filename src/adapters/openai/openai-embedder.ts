@@ -2,10 +2,10 @@
  * Embeddings from OpenAI or any OpenAI-compatible server. Unlike chat completions, a failure here
  * throws: without vectors no similarity score can be computed, and the engine reports that once.
  */
-import type OpenAI from 'openai';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Embedder } from '../../ports.js';
-import { createSdkClient } from './openai-chat-client.js';
+import { JsonEndpoint } from './json-endpoint.js';
+import { OPENAI_DEFAULT_BASE_URL } from './openai-chat-client.js';
 import { RetryError, sleep as realSleep, withRetries } from './retry.js';
 
 /** OpenAI's documented ceiling on inputs per embeddings request. */
@@ -38,7 +38,7 @@ const ENDPOINT = 'the embedding endpoint';
 
 export class OpenAiEmbedder implements Embedder {
   readonly model: string;
-  readonly #client: OpenAI;
+  readonly #endpoint: JsonEndpoint;
   readonly #limit: LimitFunction;
   readonly #options: OpenAiEmbedderOptions;
   readonly #batchLimits: BatchLimits;
@@ -46,7 +46,7 @@ export class OpenAiEmbedder implements Embedder {
   constructor(options: OpenAiEmbedderOptions) {
     this.model = options.model;
     this.#options = options;
-    this.#client = createSdkClient(options);
+    this.#endpoint = new JsonEndpoint({ apiKey: options.apiKey, baseURL: options.baseURL ?? OPENAI_DEFAULT_BASE_URL });
     this.#limit = pLimit(options.concurrency ?? 1);
     this.#batchLimits = {
       maxInputs: options.maxInputsPerRequest ?? DEFAULT_MAX_INPUTS_PER_REQUEST,
@@ -70,15 +70,12 @@ export class OpenAiEmbedder implements Embedder {
   }
 
   async #embedBatch(texts: string[], signal: AbortSignal): Promise<number[][]> {
+    // OpenAI rejects an empty string as input; one space embeds as "nothing here" without failing
+    // the whole batch, and keeps the vector count equal to the input count.
+    const body = JSON.stringify({ model: this.model, input: texts.map((text) => (text === '' ? ' ' : text)), encoding_format: 'float' });
     try {
       const { value } = await withRetries(
-        (attemptSignal) =>
-          this.#client.embeddings.create(
-            // OpenAI rejects an empty string as input; one space embeds as "nothing here" without
-            // failing the whole batch, and keeps the vector count equal to the input count.
-            { model: this.model, input: texts.map((text) => (text === '' ? ' ' : text)), encoding_format: 'float' },
-            { signal: attemptSignal, timeout: this.#options.timeoutMs },
-          ),
+        (attempt) => this.#endpoint.post<{ data?: unknown }>('/embeddings', body, attempt),
         {
           maxRetries: this.#options.maxRetries,
           timeoutMs: this.#options.timeoutMs,
@@ -88,7 +85,7 @@ export class OpenAiEmbedder implements Embedder {
           secrets: [this.#options.apiKey],
         },
       );
-      return inInputOrder(value.data, texts.length);
+      return inInputOrder(value?.data, texts.length);
     } catch (error) {
       if (error instanceof RetryError && error.kind === 'cancelled') throw new Error(`Embedding with ${this.model} was cancelled`);
       const reason = error instanceof Error ? error.message : `Unexpected failure calling ${ENDPOINT}`;
@@ -126,14 +123,15 @@ export function estimateTokens(text: string): number {
 }
 
 /** The API returns each vector with the `index` of its input; order in `data` is not promised. */
-function inInputOrder(data: ReadonlyArray<{ index: number; embedding: number[] }>, expected: number): number[][] {
+function inInputOrder(data: unknown, expected: number): number[][] {
+  if (!Array.isArray(data)) throw new Error(`Unreadable response from ${ENDPOINT}: it has no list of vectors`);
   if (data.length !== expected) {
     throw new Error(`Unreadable response from ${ENDPOINT}: ${data.length} vectors for ${expected} inputs`);
   }
   const vectors: number[][] = new Array<number[]>(expected);
-  for (const item of data) {
-    if (!Number.isInteger(item.index) || item.index < 0 || item.index >= expected || vectors[item.index]) {
-      throw new Error(`Unreadable response from ${ENDPOINT}: unexpected vector index ${item.index}`);
+  for (const item of data as Array<{ index: number; embedding: number[] }>) {
+    if (!Number.isInteger(item?.index) || item.index < 0 || item.index >= expected || vectors[item.index]) {
+      throw new Error(`Unreadable response from ${ENDPOINT}: unexpected vector index ${item?.index}`);
     }
     if (!Array.isArray(item.embedding)) {
       throw new Error(`Unreadable response from ${ENDPOINT}: vectors are not arrays of floats`);

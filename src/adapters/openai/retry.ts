@@ -1,9 +1,10 @@
 /**
- * The retry policy shared by the OpenAI-compatible adapters. The SDK's own retries are turned off
- * (`maxRetries: 0`) so that waits go through an injectable `sleep`, every attempt gets the same
- * timeout, and the final failure is one short sentence that is safe to show on a pull request.
+ * The retry policy shared by the OpenAI-compatible adapters: waits go through an injectable
+ * `sleep`, every attempt gets the same timeout, and the final failure is one short sentence that is
+ * safe to show on a pull request. Failures arrive as the `openai` SDK's error classes.
  */
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import type { Attempt } from './json-endpoint.js';
 
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 20_000;
@@ -58,26 +59,22 @@ interface Failure {
 
 /**
  * Runs `attempt` until it succeeds, a failure is not worth retrying, or `maxRetries` retries are
- * spent. Each attempt receives a signal that fires on the caller's cancellation or on the attempt's
- * timeout. Throws a `RetryError` whose message names the status, the number of attempts and a short,
- * secret-free detail.
+ * spent. Each attempt is given the caller's signal and the per-attempt timeout, and must honour
+ * both (the `JsonEndpoint` does: it throws the SDK's `APIConnectionTimeoutError` at the deadline).
+ * No signal or timer is created here per attempt. Throws a `RetryError` whose message names the
+ * status, the number of attempts and a short, secret-free detail.
  */
-export async function withRetries<T>(
-  attempt: (signal: AbortSignal) => Promise<T>,
-  options: RetryOptions,
-): Promise<RetrySuccess<T>> {
+export async function withRetries<T>(attempt: (attempt: Attempt) => Promise<T>, options: RetryOptions): Promise<RetrySuccess<T>> {
+  const given: Attempt = { signal: options.signal, timeoutMs: options.timeoutMs };
   for (let attemptNumber = 1; ; attemptNumber++) {
     if (options.signal?.aborted) throw new RetryError('cancelled', 'cancelled', attemptNumber - 1);
-    const attemptSignal = attemptAbortSignal(options.timeoutMs, options.signal);
     const started = performance.now();
     let failure: Failure;
     try {
-      const value = await attempt(attemptSignal.signal);
+      const value = await attempt(given);
       return { value, latencyMs: performance.now() - started, attempts: attemptNumber };
     } catch (error) {
-      failure = classifyFailure(error, options.signal, attemptSignal.timedOut());
-    } finally {
-      attemptSignal.release();
+      failure = classifyFailure(error, options.signal);
     }
     if (failure.kind === 'cancelled') throw new RetryError('cancelled', 'cancelled', attemptNumber);
     if (!failure.retryable || attemptNumber > options.maxRetries) {
@@ -86,44 +83,6 @@ export async function withRetries<T>(
     const waitMs = failure.retryAfterMs ?? backoffMs(attemptNumber - 1, options.random);
     await sleepUnlessAborted(options.sleep(waitMs), options.signal);
   }
-}
-
-/** One attempt's signal, and how to let go of it once the attempt has settled. */
-interface AttemptSignal {
-  signal: AbortSignal;
-  /** True when the attempt's own timeout fired (not the caller's cancellation). */
-  timedOut(): boolean;
-  /** Clears the timer and the listener on the caller's signal. Call once the attempt settled. */
-  release(): void;
-}
-
-/**
- * A signal that fires after `timeoutMs` or when the caller's signal does. Unlike
- * `AbortSignal.timeout` (whose timer keeps the signal, and whatever listeners the SDK attached to
- * it, alive for the whole timeout even after the call finished) and `AbortSignal.any` (which
- * registers on the caller's long-lived signal), everything here is torn down by `release`, so a
- * finished attempt leaves nothing behind.
- */
-export function attemptAbortSignal(timeoutMs: number, caller?: AbortSignal): AttemptSignal {
-  const controller = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
-  }, timeoutMs);
-  const onCallerAbort = (): void => controller.abort(caller?.reason);
-  if (caller) {
-    if (caller.aborted) controller.abort(caller.reason);
-    else caller.addEventListener('abort', onCallerAbort, { once: true });
-  }
-  return {
-    signal: controller.signal,
-    timedOut: () => timedOut,
-    release: () => {
-      clearTimeout(timer);
-      caller?.removeEventListener('abort', onCallerAbort);
-    },
-  };
 }
 
 /**
@@ -177,11 +136,11 @@ export function sanitizeDetail(text: string, secrets: readonly string[]): string
   return clean.length > DETAIL_MAX_CHARS ? `${clean.slice(0, DETAIL_MAX_CHARS - 1)}…` : clean;
 }
 
-function classifyFailure(error: unknown, callerSignal: AbortSignal | undefined, timedOut: boolean): Failure {
+function classifyFailure(error: unknown, callerSignal: AbortSignal | undefined): Failure {
   // Signals are checked before the error's type: an abort surfaces as several different errors
   // depending on whether it hit before the headers or while the body was read.
   if (callerSignal?.aborted) return { kind: 'cancelled', retryable: false, detail: 'cancelled' };
-  if (timedOut || error instanceof APIConnectionTimeoutError) {
+  if (error instanceof APIConnectionTimeoutError) {
     return { kind: 'timeout', retryable: true, detail: 'timed out' };
   }
   if (error instanceof APIUserAbortError) return { kind: 'cancelled', retryable: false, detail: 'cancelled' };
@@ -226,13 +185,20 @@ function apiErrorDetail(error: APIError): string {
 /** `Connection error.` alone says nothing; the causes carry `ECONNREFUSED` and the like. */
 function causeChain(error: Error): string {
   const parts: string[] = [];
+  // Duck-typed rather than `instanceof Error`: socket errors may come from another realm (a test VM).
   let current: unknown = error;
-  while (current instanceof Error && parts.length < 4) {
-    const code = (current as { code?: unknown }).code;
-    parts.push(typeof code === 'string' && !current.message.includes(code) ? `${current.message} (${code})` : current.message);
+  while (isErrorLike(current) && parts.length < 4) {
+    const { message, code } = current;
+    // Node's connection errors (an AggregateError over IPv4 and IPv6) can have an empty message.
+    const text = typeof code === 'string' && !message.includes(code) ? (message ? `${message} (${code})` : code) : message;
+    if (text) parts.push(text);
     current = current.cause;
   }
   return parts.join(': ');
+}
+
+function isErrorLike(value: unknown): value is { message: string; code?: unknown; cause?: unknown } {
+  return typeof value === 'object' && value !== null && typeof (value as { message?: unknown }).message === 'string';
 }
 
 function parseNonNegative(value: string | null | undefined): number | undefined {

@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import nock from 'nock';
 import { OpenAiChatClient, type OpenAiChatClientOptions } from '../../../src/adapters/openai/openai-chat-client.js';
 import type { ChatRequest } from '../../../src/ports.js';
+import { droppingServer, refusingUrl } from './loopback.js';
 
 const BASE_URL = 'http://llm.test/v1';
 const API_KEY = 'sk-test-secret-4f9c2a';
@@ -211,18 +212,19 @@ describe('OpenAiChatClient retries', () => {
   });
 
   it('retries a dropped connection', async () => {
-    const scope = api()
-      .post(PATH)
-      .replyWithError({ code: 'ECONNRESET', message: 'socket hang up' })
-      .post(PATH)
-      .reply(200, completion('ok'));
-    const { client, waits } = makeClient();
+    const server = await droppingServer(1, completion('ok'));
+    try {
+      // A timeout far past the test's own limit: only the dropped connection can trigger the retry.
+      const { client, waits } = makeClient({ baseURL: `${server.url}/v1`, timeoutMs: 60_000 });
 
-    const result = await client.complete(request);
+      const result = await client.complete(request);
 
-    expect(scope.isDone()).toBe(true);
-    expect(waits).toHaveLength(1);
-    expect(result.output).toBe('ok');
+      expect(server.requests()).toBe(2);
+      expect(waits).toHaveLength(1);
+      expect(result.output).toBe('ok');
+    } finally {
+      await server.close();
+    }
   });
 
   it('turns a per-attempt timeout into an error result after every attempt timed out', async () => {
@@ -248,12 +250,13 @@ describe('OpenAiChatClient retries', () => {
   });
 
   it('names the connection failure when the endpoint cannot be reached', async () => {
-    const scope = api().post(PATH).times(2).replyWithError({ code: 'ECONNREFUSED', message: 'connect ECONNREFUSED' });
-    const { client } = makeClient({ maxRetries: 1 });
+    const url = await refusingUrl();
+    const { client, waits } = makeClient({ baseURL: `${url}/v1`, maxRetries: 1 });
 
     const result = await client.complete(request);
 
-    expect(scope.isDone()).toBe(true);
+    nock.disableNetConnect();
+    expect(waits).toHaveLength(1);
     expect(result.error).toMatch(/^Could not reach the model endpoint after 2 attempts: .*ECONNREFUSED/);
   });
 });

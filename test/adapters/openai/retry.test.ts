@@ -1,7 +1,8 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from '@jest/globals';
+import { APIConnectionError, APIConnectionTimeoutError, APIUserAbortError } from 'openai';
+import type { Attempt } from '../../../src/adapters/openai/json-endpoint.js';
 import {
-  attemptAbortSignal,
   backoffMs,
   isRetryableStatus,
   MAX_RETRY_AFTER_MS,
@@ -81,40 +82,36 @@ describe('sanitizeDetail', () => {
   });
 });
 
-/** An attempt that only ends when its signal aborts, like a request the SDK cancels. */
-function untilAborted(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }));
-}
-
-describe('withRetries signals', () => {
+describe('withRetries attempts', () => {
   const options = { maxRetries: 1, timeoutMs: 5_000, sleep: async () => {}, endpoint: 'the model endpoint', secrets: [] };
 
-  it('leaves no listener on the caller\'s signal once attempts are done', async () => {
+  it("gives every attempt the caller's signal and the per-attempt timeout", async () => {
     const caller = new AbortController();
-    const seen: AbortSignal[] = [];
-    let calls = 0;
+    const seen: Attempt[] = [];
     const result = await withRetries(
-      async (signal) => {
-        seen.push(signal);
-        calls += 1;
-        if (calls === 1) throw new Error('boom');
+      async (attempt) => {
+        seen.push(attempt);
+        if (seen.length === 1) throw new APIConnectionError({ cause: new Error('reset') });
         return 'ok';
       },
-      { ...options, maxRetries: 0, signal: caller.signal },
-    ).catch((error: unknown) => error);
-    expect(result).toBeInstanceOf(RetryError);
-    await withRetries(async (signal) => (seen.push(signal), 'ok'), { ...options, signal: caller.signal });
+      { ...options, timeoutMs: 1_234, signal: caller.signal },
+    );
+    expect(result.value).toBe('ok');
+    expect(result.attempts).toBe(2);
+    expect(seen).toEqual([
+      { signal: caller.signal, timeoutMs: 1_234 },
+      { signal: caller.signal, timeoutMs: 1_234 },
+    ]);
+    // Nothing was left listening on the caller's signal.
     expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
-    // Released attempts are not aborted later by a timer.
-    expect(seen.every((signal) => !signal.aborted)).toBe(true);
   });
 
-  it('times an attempt out with its own timer and retries', async () => {
+  it('retries an attempt that timed out, and names the timeout once every attempt did', async () => {
     let attempts = 0;
     const error = await withRetries(
-      (signal) => {
+      () => {
         attempts += 1;
-        return untilAborted(signal);
+        return Promise.reject(new APIConnectionTimeoutError());
       },
       { ...options, timeoutMs: 20 },
     ).catch((e: unknown) => e);
@@ -124,50 +121,41 @@ describe('withRetries signals', () => {
     expect((error as RetryError).message).toBe('No answer from the model endpoint within 20 ms, after 2 attempts');
   });
 
-  it('passes the caller\'s cancellation to the attempt and does not retry', async () => {
+  it("does not retry once the caller's signal has fired", async () => {
     const caller = new AbortController();
     let attempts = 0;
-    setTimeout(() => caller.abort(), 10);
     const error = await withRetries(
-      (signal) => {
+      () => {
         attempts += 1;
-        return untilAborted(signal);
+        caller.abort();
+        return Promise.reject(new APIUserAbortError());
       },
       { ...options, signal: caller.signal },
     ).catch((e: unknown) => e);
     expect(attempts).toBe(1);
     expect((error as RetryError).kind).toBe('cancelled');
-    expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
-  });
-});
-
-describe('attemptAbortSignal', () => {
-  it('fires on timeout with a TimeoutError and says so', async () => {
-    const attempt = attemptAbortSignal(5);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(attempt.signal.aborted).toBe(true);
-    expect((attempt.signal.reason as DOMException).name).toBe('TimeoutError');
-    expect(attempt.timedOut()).toBe(true);
-    attempt.release();
   });
 
-  it('follows an already aborted caller', () => {
+  it('stops waiting for a retry when the caller cancels during the wait', async () => {
     const caller = new AbortController();
-    caller.abort('stop');
-    const attempt = attemptAbortSignal(1_000, caller.signal);
-    expect(attempt.signal.aborted).toBe(true);
-    expect(attempt.signal.reason).toBe('stop');
-    expect(attempt.timedOut()).toBe(false);
-    attempt.release();
-  });
-
-  it('never fires after release', async () => {
-    const caller = new AbortController();
-    const attempt = attemptAbortSignal(5, caller.signal);
-    attempt.release();
-    caller.abort();
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(attempt.signal.aborted).toBe(false);
+    let attempts = 0;
+    const error = await withRetries(
+      () => {
+        attempts += 1;
+        return Promise.reject(new APIConnectionError({ cause: new Error('reset') }));
+      },
+      {
+        ...options,
+        signal: caller.signal,
+        // A wait that never ends by itself: only the cancellation can end it.
+        sleep: () => {
+          caller.abort();
+          return new Promise<void>(() => {});
+        },
+      },
+    ).catch((e: unknown) => e);
+    expect(attempts).toBe(1);
+    expect((error as RetryError).kind).toBe('cancelled');
     expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
   });
 });
