@@ -130,6 +130,12 @@ export interface RunRecord {
   costUsd?: number;
   /** The job that produces this run, so a reaper or a redelivery can act on it. */
   job?: Record<string, unknown>;
+  /**
+   * The worker evaluating the run, and until when (ms epoch, wall clock) that holds unless renewed:
+   * another delivery of the job waits for it rather than evaluating the same cases beside it.
+   */
+  leaseOwner?: string;
+  leaseUntil?: number;
   createdAt: number;
   updatedAt: number;
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { GitHubClient, RepoTarget } from '../adapters/github/github-client.js';
 import { checkAnnotations, checkText, checkTitle, conclusionOf } from '../core/check-output.js';
 import type { RerunCommand } from '../core/commands.js';
@@ -13,8 +14,10 @@ export const RUN_ACTION = 'run-eval';
 /** GitHub documents 65,536 characters for a comment and 65,535 for check-run output. */
 const OUTPUT_LIMIT = 65_535;
 const PROGRESS_INTERVAL_MS = 5_000;
-/** How often a running job asks the run store whether a newer head was pushed, unless told otherwise. */
+/** How often a running job asks the run store whether a newer head was pushed, and renews its lease. */
 const SUPERSEDE_POLL_MS = 5_000;
+/** How long a worker's claim on a run holds without being renewed. */
+const RUN_LEASE_MS = 60_000;
 
 export interface GateDeps {
   github(installationId: number, target: RepoTarget): Promise<GitHubClient>;
@@ -35,6 +38,8 @@ export interface GateDeps {
   staleRunMinutes?: number;
   /** Milliseconds between a running job's looks at the run store for a newer head of its pull request. */
   supersedePollMs?: number;
+  /** How long a worker's claim on a run holds unless renewed (renewed every `supersedePollMs`). */
+  runLeaseMs?: number;
 }
 
 /** Identifies the commit to gate, as the webhook handlers read it off a payload. */
@@ -106,38 +111,52 @@ export class GitHubGate {
   async run(queued: GateJob, stop?: AbortSignal): Promise<void> {
     // Delivery is at least once: a job whose run already ended does nothing twice.
     const stored = await this.deps.runs?.getRun(queued.runId);
-    if (stored && (stored.status === 'completed' || stored.status === 'cancelled')) return;
-    const known = startedJob(queued, stored);
-    const state: JobState = known ? { started: known } : {};
+    if (stored && !isOpen(stored)) return;
     const newest = await this.newestHead(queued);
     // A head superseded before its job started never gets a check run at all.
-    if (newest !== queued.headSha && !state.started) {
+    if (newest !== queued.headSha && !startedJob(queued, stored)) {
       this.deps.log.info({ runId: queued.runId, newest }, 'skipped the job of a superseded head');
       return;
     }
     const client = await this.deps.github(queued.installationId, queued);
-    if (!state.started && (await client.readFile(queued.baseSha, CONFIG_PATH)) === undefined) {
+    if (!startedJob(queued, stored) && (await client.readFile(queued.baseSha, CONFIG_PATH)) === undefined) {
       this.deps.log.info({ repo: `${queued.owner}/${queued.repo}` }, 'no .llmops.yml on the base branch; nothing to gate');
       return;
     }
+    const worker = randomUUID();
+    const claimed = await this.claimRun(queued, worker, stop);
+    if (!claimed) return;
+    const known = startedJob(queued, claimed.run ?? stored);
+    const state: JobState = known ? { started: known } : {};
     if (newest !== queued.headSha) {
-      await this.cancel(client, state.started!, newest);
+      if (state.started) await this.cancel(client, state.started, newest);
+      else await this.setRun(queued, { status: 'cancelled' });
       return;
     }
     const key = supersedeKey(queued);
     const current = this.running.get(key);
     const controller = current?.headSha === queued.headSha ? current.controller : new AbortController();
     this.running.set(key, { headSha: queued.headSha, controller });
-    const onStop = () => controller.abort();
+    // Set when this worker must leave the run to another delivery: it is stopping, or lost its lease.
+    const leaving = new AbortController();
+    const watch = this.watchRun(queued, worker, controller, leaving);
+    const onStop = () => {
+      clearInterval(watch);
+      leaving.abort();
+      controller.abort();
+      void this.releaseRun(queued, worker).catch(() => undefined);
+    };
     stop?.addEventListener('abort', onStop, { once: true });
-    const watch = this.watchForNewerHead(queued, controller);
     try {
-      await this.evaluateAndReport(client, queued, state, controller.signal, stop);
+      await this.evaluateAndReport(client, queued, state, controller.signal, leaving.signal);
     } catch (error) {
-      if (stop?.aborted) return;
+      if (leaving.signal.aborted) return;
       const job = state.started;
-      // Nothing was posted yet: the queue delivers the job again.
-      if (!job) throw error;
+      if (!job) {
+        // Nothing was posted yet: the queue delivers the job again, and that delivery need not wait for this lease.
+        await this.releaseRun(queued, worker).catch(() => undefined);
+        throw error;
+      }
       this.deps.log.error({ err: errorText(error), checkRunId: job.checkRunId }, 'evaluation job failed');
       await client
         .updateCheckRun(job.checkRunId, {
@@ -154,7 +173,51 @@ export class GitHubGate {
     }
   }
 
-  private async evaluateAndReport(client: GitHubClient, queued: GateJob, state: JobState, signal: AbortSignal, stop: AbortSignal | undefined): Promise<void> {
+  /**
+   * Claims the run for this worker: creates its record, or takes it over when no other worker holds
+   * a live lease on it. While another one does (the same job delivered twice at once), waits for it
+   * to finish or to lose its lease. `undefined`: nothing left to do (the run ended, or this worker
+   * is stopping); `{}`: there is no run store to claim in.
+   */
+  private async claimRun(queued: GateJob, worker: string, stop: AbortSignal | undefined): Promise<{ run?: RunRecord } | undefined> {
+    const runs = this.deps.runs;
+    if (!runs) return {};
+    const lease = () => ({ leaseOwner: worker, leaseUntil: Date.now() + (this.deps.runLeaseMs ?? RUN_LEASE_MS) });
+    const now = this.deps.clock.now();
+    const created = await runs.createRun({
+      id: queued.runId,
+      repo: `${queued.owner}/${queued.repo}`,
+      headSha: queued.headSha,
+      baseSha: queued.baseSha,
+      ...(queued.pullNumber === undefined ? {} : { pullNumber: queued.pullNumber }),
+      status: 'queued',
+      job: { ...queued },
+      createdAt: now,
+      updatedAt: now,
+      ...lease(),
+    });
+    if (created.created) return { run: created.run };
+    let waiting = false;
+    for (;;) {
+      const run = await runs.updateRun(queued.runId, (current) => (isOpen(current) && claimable(current, worker) ? { ...current, ...lease() } : undefined));
+      if (!run || !isOpen(run) || stop?.aborted) return undefined;
+      if (run.leaseOwner === worker) return { run };
+      if (!waiting) this.deps.log.info({ runId: queued.runId }, 'another worker is evaluating this run; waiting for it');
+      waiting = true;
+      await sleep(this.deps.supersedePollMs ?? SUPERSEDE_POLL_MS);
+    }
+  }
+
+  /** Gives the run up, so the job's next delivery takes it over at once instead of after the lease. */
+  private async releaseRun(queued: GateJob, worker: string): Promise<void> {
+    await this.deps.runs?.updateRun(queued.runId, (run) => {
+      if (run.leaseOwner !== worker) return undefined;
+      const { leaseOwner: _owner, leaseUntil: _until, ...rest } = run;
+      return rest;
+    });
+  }
+
+  private async evaluateAndReport(client: GitHubClient, queued: GateJob, state: JobState, signal: AbortSignal, leaving: AbortSignal): Promise<void> {
     if (queued.isFork && !queued.approved && (await this.forksNeedApproval(client, queued))) {
       const job = await this.ensureCheck(client, queued, state, QUEUED);
       await client.updateCheckRun(job.checkRunId, {
@@ -237,8 +300,8 @@ export class GitHubGate {
         },
       },
     );
-    // A worker shutting down leaves the run as it is, for the job's next delivery.
-    if (stop?.aborted) return;
+    // A worker shutting down (or one that lost its lease) leaves the run to the job's next delivery.
+    if (leaving.aborted) return;
     const job = await open();
     const newest = await this.newestHead(job);
     if (signal.aborted || newest !== job.headSha) {
@@ -253,20 +316,8 @@ export class GitHubGate {
     if (state.started) return state.started;
     const check = await client.createCheckRun({ name: this.deps.checkName, head_sha: queued.headSha, status: 'queued', output });
     const started: StartedJob = { ...queued, checkRunId: check.id, checkRunUrl: check.url };
-    const now = this.deps.clock.now();
-    const recorded = await this.deps.runs?.createRun({
-      id: queued.runId,
-      repo: `${queued.owner}/${queued.repo}`,
-      headSha: queued.headSha,
-      baseSha: queued.baseSha,
-      ...(queued.pullNumber === undefined ? {} : { pullNumber: queued.pullNumber }),
-      status: 'queued',
-      checkRunId: check.id,
-      job: { ...started },
-      createdAt: now,
-      updatedAt: now,
-    });
-    if (recorded && !recorded.created) this.deps.log.warn({ runId: queued.runId, checkRunId: check.id, recorded: recorded.run.checkRunId }, 'two deliveries of one job created a check run each');
+    // This worker holds the run's lease, so no other delivery creates a check run beside this one.
+    await this.setRun(queued, { checkRunId: check.id, job: { ...started } });
     state.started = started;
     return started;
   }
@@ -367,18 +418,33 @@ export class GitHubGate {
     return (await runs.latestHead(key))?.sha ?? job.headSha;
   }
 
-  /** While a job runs, asks the run store now and then whether another replica was given a newer head. */
-  private watchForNewerHead(job: GateJob, controller: AbortController): NodeJS.Timeout | undefined {
-    if (!this.deps.runs) return undefined;
+  /**
+   * While a job runs, now and then: renews this worker's lease on the run (which also tells the
+   * reaper the run is alive), and asks the run store whether another replica was given a newer head.
+   * A lease taken over by another worker (this one stalled past it) makes this one leave.
+   */
+  private watchRun(job: GateJob, worker: string, controller: AbortController, leaving: AbortController): NodeJS.Timeout | undefined {
+    const runs = this.deps.runs;
+    if (!runs) return undefined;
     let asking = false;
+    const leaseMs = this.deps.runLeaseMs ?? RUN_LEASE_MS;
+    const look = async (): Promise<void> => {
+      const run = await runs.updateRun(job.runId, (current) =>
+        isOpen(current) && current.leaseOwner === worker ? { ...current, leaseUntil: Date.now() + leaseMs, updatedAt: this.deps.clock.now() } : undefined,
+      );
+      if (run && isOpen(run) && run.leaseOwner !== worker) {
+        this.deps.log.warn({ runId: job.runId }, 'another worker took this run over; leaving it');
+        leaving.abort();
+        controller.abort();
+        return;
+      }
+      if ((await this.newestHead(job)) !== job.headSha) controller.abort();
+    };
     const timer = setInterval(() => {
       if (asking || controller.signal.aborted) return;
       asking = true;
-      this.newestHead(job)
-        .then((newest) => {
-          if (newest !== job.headSha) controller.abort();
-        })
-        .catch((error: unknown) => this.deps.log.warn({ err: errorText(error), runId: job.runId }, 'could not read the latest head'))
+      look()
+        .catch((error: unknown) => this.deps.log.warn({ err: errorText(error), runId: job.runId }, 'could not look at the run'))
         .finally(() => {
           asking = false;
         });
@@ -409,6 +475,19 @@ function startedOutput(estimate: Estimate | undefined): CheckOutput {
       ? `Calling the model: at most ${estimate.calls} calls, about $${estimate.costUsd.toFixed(4)}, estimated before running.`
       : 'Reading the configuration and the changed files.',
   };
+}
+
+function isOpen(run: RunRecord): boolean {
+  return run.status === 'queued' || run.status === 'in_progress';
+}
+
+/** Whether `worker` may take the run: nobody holds it, it holds it already, or the holder's lease ran out. */
+function claimable(run: RunRecord, worker: string): boolean {
+  return run.leaseOwner === undefined || run.leaseOwner === worker || (run.leaseUntil ?? 0) <= Date.now();
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** The job with its check run, when an earlier delivery of it created one. */

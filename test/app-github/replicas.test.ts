@@ -72,6 +72,93 @@ describe('two replicas sharing a run store', () => {
     expect(await store.runs.latestHead(supersedeKey({ owner: 'Codertocat', repo: 'Hello-World', pullNumber: PR_NUMBER, headSha: SHA_B }))).toMatchObject({ sha: SHA_B });
   });
 
+  it('a job delivered to a second replica while the first evaluates it waits for the first, then does nothing twice', async () => {
+    // One installation token: replica B never sends GitHub a request (it would need a token of its own).
+    fake = new FakeGitHub()
+      .token(1)
+      .repo(REPO, files())
+      .checkRun(REPO, { id: 101, updates: 2 })
+      .pullFiles(REPO, PR_NUMBER, [['prompts/support.md']])
+      .comments(REPO, PR_NUMBER)
+      .createComment(REPO, PR_NUMBER);
+    const store = new MemoryStore();
+    const llmA = new BlockingLlm();
+    const aIsEvaluating = llmA.hold('VERSION-A');
+    const llmB = new BlockingLlm();
+    const a = replica(store, llmA);
+    const b = replica(store, llmB);
+    await a.app.receive('pull_request', fixture('pull_request.opened'), 'delivery-a');
+    await aIsEvaluating;
+
+    // The queue hands the same job to replica B as well (at-least-once delivery).
+    const run = (await store.runs.getRun(runIdOf({ owner: 'Codertocat', repo: 'Hello-World', headSha: HEAD_SHA, deliveryId: 'delivery-a' })))!;
+    const duplicate = b.app.parts.gate.run(run.job as unknown as GateJob);
+    while (!b.app.logs.some((line) => line.message === 'another worker is evaluating this run; waiting for it')) await new Promise((resolve) => setTimeout(resolve, 10));
+    llmA.releaseAll();
+    await Promise.all([a.queue.drain(), duplicate]);
+
+    fake.verify();
+    expect(llmB.requests).toEqual([]);
+    expect(llmA.requests).toHaveLength(16);
+    expect(fake.bodies('POST', `/repos/${REPO}/check-runs`)).toHaveLength(1);
+    expect(fake.checkRunBodies(REPO, 101).filter((body) => body.status === 'completed')).toHaveLength(1);
+    expect(fake.bodies('POST', `/repos/${REPO}/issues/${PR_NUMBER}/comments`)).toHaveLength(1);
+    expect((await store.runs.getRun(run.id))?.status).toBe('completed');
+  });
+
+  it("takes over a run whose worker's lease ran out, reusing its check run", async () => {
+    fake = new FakeGitHub()
+      .token(1)
+      .repo(REPO, files())
+      .updateCheck(REPO, 555, 2)
+      .pullFiles(REPO, PR_NUMBER, [['prompts/support.md']])
+      .comments(REPO, PR_NUMBER)
+      .createComment(REPO, PR_NUMBER);
+    const store = new MemoryStore();
+    const job: GateJob = {
+      owner: 'Codertocat',
+      repo: 'Hello-World',
+      installationId: 1,
+      headSha: HEAD_SHA,
+      baseSha: BASE_SHA,
+      headRef: 'changes',
+      baseRef: 'master',
+      pullNumber: PR_NUMBER,
+      isFork: false,
+      deliveryId: 'delivery-555',
+      runId: runIdOf({ owner: 'Codertocat', repo: 'Hello-World', headSha: HEAD_SHA, deliveryId: 'delivery-555' }),
+      suites: [],
+      noCache: false,
+      approved: false,
+    };
+    // A worker created the check and died: its lease ended a moment ago and was never renewed.
+    await store.runs.createRun({
+      id: job.runId,
+      repo: REPO,
+      headSha: HEAD_SHA,
+      baseSha: BASE_SHA,
+      pullNumber: PR_NUMBER,
+      status: 'in_progress',
+      checkRunId: 555,
+      job: { ...job, checkRunId: 555, checkRunUrl: `https://github.com/${REPO}/runs/555` },
+      leaseOwner: 'a-worker-that-died',
+      leaseUntil: Date.now() - 1,
+      createdAt: 0,
+      updatedAt: 0,
+    });
+    const llm = new BlockingLlm();
+    const b = replica(store, llm);
+
+    await b.app.parts.gate.run(job);
+
+    fake.verify();
+    expect(fake.bodies('POST', `/repos/${REPO}/check-runs`)).toEqual([]);
+    expect(fake.checkRunBodies(REPO, 555).map((body) => body.status)).toEqual(['in_progress', 'completed']);
+    expect(llm.requests).toHaveLength(16);
+    expect(await store.runs.getRun(job.runId)).toMatchObject({ status: 'completed', checkRunId: 555 });
+    expect(b.app.logs.some((line) => line.message === 'another worker is evaluating this run; waiting for it')).toBe(false);
+  });
+
   it('a job for an older head that reaches a replica after another replica was given a newer one posts nothing', async () => {
     fake = new FakeGitHub()
       .token(1)
