@@ -104,9 +104,9 @@ export class GitHubGate {
   }
 
   /**
-   * Worker path: evaluates and reports. Never leaves the check in progress, except when `stop`
-   * aborts (this worker is shutting down): the job is then delivered again, and the next delivery
-   * takes the check over.
+   * Worker path: claims the run, evaluates and reports. Never leaves the check in progress, except
+   * when `stop` aborts (this worker is shutting down) or another worker took the run over: the job
+   * is then delivered again, and the delivery holding the run takes the check over.
    */
   async run(queued: GateJob, stop?: AbortSignal): Promise<void> {
     // Delivery is at least once: a job whose run already ended does nothing twice.
@@ -147,6 +147,7 @@ export class GitHubGate {
       void this.releaseRun(queued, worker).catch(() => undefined);
     };
     stop?.addEventListener('abort', onStop, { once: true });
+    if (stop?.aborted) onStop();
     try {
       await this.evaluateAndReport(client, queued, state, controller.signal, leaving.signal);
     } catch (error) {
