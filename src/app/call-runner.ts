@@ -37,8 +37,13 @@ const WRITE_BATCH_MS = 100;
  * small ones competing with the reads.
  */
 const WRITES_IN_FLIGHT = 2;
-/** Keys per batched cache read: small enough that the first batch, which the first calls wait for, comes back soon. */
-const READ_BATCH = 50;
+/**
+ * Keys per batched cache read: the first batch is small, so the first calls (which wait for it)
+ * start soon; each later batch doubles, up to the most one request carries, so a large run needs
+ * few round trips.
+ */
+const FIRST_READ_BATCH = 50;
+const MAX_READ_BATCH = 300;
 /** Batched reads in flight at once, sent in call order so the batches needed first are answered first. */
 const READS_IN_FLIGHT = 4;
 
@@ -154,8 +159,8 @@ export function createCallRunner(options: {
       const getMany = cache?.getMany?.bind(cache);
       if (!getMany) return;
       const keys = [...new Set(pairs.map(([request, sample]) => completionKey(llm.provider, request, sample)))].filter((key) => !prefetched.has(key));
-      for (let start = 0; start < keys.length; start += READ_BATCH) {
-        const group = keys.slice(start, start + READ_BATCH);
+      for (let start = 0, size = FIRST_READ_BATCH; start < keys.length; start += size, size = Math.min(2 * size, MAX_READ_BATCH)) {
+        const group = keys.slice(start, start + size);
         const batch = reads(() => getMany(group)).catch(() => undefined);
         for (const key of group) prefetched.set(key, batch);
       }
