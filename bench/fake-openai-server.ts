@@ -55,6 +55,8 @@ export interface FakeServerStats {
   /** Sum over successful chat requests of arrival → response end. */
   chatServiceMs: number;
   badRequests: number;
+  /** CPU time of the server process since the counters were zeroed: it shares the host with the engine. */
+  cpuMs: number;
   config: FakeServerConfig;
 }
 
@@ -147,7 +149,11 @@ export async function startFakeOpenAiServer(initial: Partial<FakeServerConfig> =
     };
   }
 
-  const stats = (): FakeServerStats => ({ ...counters, config: { ...config } });
+  let cpuAtReset = process.cpuUsage();
+  const stats = (): FakeServerStats => {
+    const cpu = process.cpuUsage(cpuAtReset);
+    return { ...counters, cpuMs: (cpu.user + cpu.system) / 1000, config: { ...config } };
+  };
 
   const configure = (patch: Partial<FakeServerConfig> & { reset?: boolean }): FakeServerConfig => {
     const { reset, ...rest } = patch;
@@ -156,6 +162,7 @@ export async function startFakeOpenAiServer(initial: Partial<FakeServerConfig> =
     }
     if (reset) {
       counters = zeroCounters();
+      cpuAtReset = process.cpuUsage();
       random = prng(config.seed);
     }
     return { ...config };
@@ -179,8 +186,9 @@ export async function startFakeOpenAiServer(initial: Partial<FakeServerConfig> =
   server.headersTimeout = 125_000;
 
   async function handle(req: IncomingMessage, res: ServerResponse, started: number): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://bench');
-    const path = url.pathname.replace(/\/+$/, '');
+    const raw = req.url ?? '/';
+    const query = raw.indexOf('?');
+    const path = (query === -1 ? raw : raw.slice(0, query)).replace(/\/+$/, '');
     if (req.method === 'GET' && path === '/stats') return sendJson(res, 200, stats());
     if (req.method === 'GET' && path === '/health') return sendJson(res, 200, { ok: true });
     if (req.method !== 'POST') return notFound(res);
@@ -217,7 +225,8 @@ export async function startFakeOpenAiServer(initial: Partial<FakeServerConfig> =
       const content = answerFor(messages);
       const promptTokens = messages.reduce((n, m) => n + tokens(m.content), 0);
       const completionTokens = tokens(content);
-      await delay(config.latencyMs);
+      // The latency counts from the request's arrival: reading and answering it is part of it.
+      await delayUntil(started + config.latencyMs);
       completionId += 1;
       sendJson(res, 200, {
         id: `chatcmpl-bench-${completionId}`,
@@ -254,7 +263,7 @@ export async function startFakeOpenAiServer(initial: Partial<FakeServerConfig> =
       return { object: 'embedding', index, embedding };
     });
     const promptTokens = texts.reduce((n, t) => n + tokens(t), 0);
-    await delay(config.embeddingLatencyMs);
+    await delayUntil(started + config.embeddingLatencyMs);
     sendJson(res, 200, { object: 'list', data, model: request.model, usage: { prompt_tokens: promptTokens, total_tokens: promptTokens } });
     res.on('finish', () => {
       counters.embeddingServiceMs += performance.now() - started;
@@ -282,6 +291,15 @@ export async function startFakeOpenAiServer(initial: Partial<FakeServerConfig> =
 
 function delay(ms: number): Promise<void> {
   return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
+}
+
+/**
+ * Resolves at about `deadline` (a `performance.now()` time). Timers count whole milliseconds and
+ * fire up to one late, so the remaining time is rounded down: a 50 ms server answers in 50 ms on
+ * average, not 51.
+ */
+function delayUntil(deadline: number): Promise<void> {
+  return delay(Math.floor(deadline - performance.now()));
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
