@@ -62,6 +62,9 @@ describeWithEmulators('FirestoreStore on the Firestore emulator', () => {
         const cases = await raw.collection(`${layoutPrefix}runs/r1/cases`).get();
         expect(cases.docs.map((doc) => doc.id)).toEqual(['s:head:c%2F1']);
         expect(cases.docs[0]!.get('writtenAt')).toBe(1_234);
+        // A pull request's key holds a `/`, so its document id is the key's hash.
+        await store.runs.recordLatestHead('o/r#7', { sha: 'h', requestedAt: 99 });
+        expect((await raw.doc(`${layoutPrefix}heads/~${sha256Hex('o/r#7')}`).get()).data()).toEqual({ sha: 'h', requestedAt: 99, writtenAt: 1_234 });
       } finally {
         await store.close();
       }
