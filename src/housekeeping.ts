@@ -1,5 +1,6 @@
 import type { GitHubGate } from './app/github-gate.js';
 import type { AppEnv } from './env.js';
+import type { Infrastructure } from './infrastructure.js';
 import type { Logger, Store } from './ports.js';
 
 const REAP_EVERY_MS = 60_000;
@@ -20,4 +21,21 @@ export function startHousekeeping(gate: GitHubGate, store: Store, env: AppEnv, l
     clearInterval(reap);
     clearInterval(purge);
   };
+}
+
+/**
+ * What a replica does when told to stop (Cloud Run sends SIGTERM some seconds before it stops an
+ * instance): stops taking jobs, hands the jobs in hand back to the queue and gives up their runs, so
+ * another replica takes them over at once instead of after their leases run out; then closes.
+ */
+export async function handOver(gate: GitHubGate, infrastructure: Infrastructure, stopHousekeeping: () => void, log: Logger): Promise<void> {
+  stopHousekeeping();
+  try {
+    await infrastructure.queue.stop({ abandon: true });
+    await gate.released();
+    await infrastructure.close();
+    log.info({}, 'stopped: jobs in hand were handed back to the queue');
+  } catch (error) {
+    log.warn({ err: String(error) }, 'could not hand the jobs in hand back; they return to the queue when their leases run out');
+  }
 }

@@ -6,7 +6,7 @@ import { onIssueComment } from './handlers/issue-comment.js';
 import { onMergeGroup } from './handlers/merge-group.js';
 import { onPullRequest } from './handlers/pull-request.js';
 import { buildInfrastructure } from './infrastructure.js';
-import { startHousekeeping } from './housekeeping.js';
+import { handOver, startHousekeeping } from './housekeeping.js';
 
 /** Probot entry point: wires webhook events to the use cases, nothing else. */
 export default async function llmopsGate(app: Probot): Promise<void> {
@@ -14,8 +14,11 @@ export default async function llmopsGate(app: Probot): Promise<void> {
   if (!env.ok) throw new Error(`LLMOps Gate cannot start, the environment is invalid:\n${env.messages.map((m) => `  ${m}`).join('\n')}`);
   const infrastructure = await buildInfrastructure(env.value, probotLogger(app));
   const parts = buildApp(app, env.value, infrastructure);
-  startHousekeeping(parts.gate, infrastructure.store, env.value, probotLogger(app));
+  const stopHousekeeping = startHousekeeping(parts.gate, infrastructure.store, env.value, probotLogger(app));
   registerHandlers(app, parts);
+  process.once('SIGTERM', () => {
+    void handOver(parts.gate, infrastructure, stopHousekeeping, probotLogger(app)).finally(() => process.exit(0));
+  });
 }
 
 export function registerHandlers(app: Probot, parts: Pick<AppParts, 'gate' | 'reruns'>): void {

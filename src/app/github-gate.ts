@@ -74,6 +74,8 @@ export class GitHubGate {
   private readonly running = new Map<string, { headSha: string; controller: AbortController }>();
   /** Without a run store: the newest head requested per pull request on this replica. */
   private readonly latest = new Map<string, string>();
+  /** Runs being given up by workers that were stopped. */
+  private readonly releasing = new Set<Promise<void>>();
 
   constructor(private readonly deps: GateDeps) {}
 
@@ -144,7 +146,9 @@ export class GitHubGate {
       clearInterval(watch);
       leaving.abort();
       controller.abort();
-      void this.releaseRun(queued, worker).catch(() => undefined);
+      const release = this.releaseRun(queued, worker).catch(() => undefined);
+      this.releasing.add(release);
+      void release.then(() => this.releasing.delete(release));
     };
     stop?.addEventListener('abort', onStop, { once: true });
     if (stop?.aborted) onStop();
@@ -321,6 +325,11 @@ export class GitHubGate {
     await this.setRun(queued, { checkRunId: check.id, job: { ...started } });
     state.started = started;
     return started;
+  }
+
+  /** Resolves once the runs of jobs whose worker was stopped are given up (see `run`'s `stop`). */
+  async released(): Promise<void> {
+    while (this.releasing.size > 0) await Promise.all([...this.releasing]);
   }
 
   /** Concludes runs stuck queued or in progress (their worker died or lost its job): never a check left spinning. */

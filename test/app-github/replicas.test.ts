@@ -7,6 +7,7 @@ import nock from 'nock';
 import { InProcessQueue } from '../../src/adapters/local/in-process-queue.js';
 import { MemoryStore } from '../../src/adapters/store/memory-store.js';
 import { runIdOf, supersedeKey, type GateJob } from '../../src/app/gate-job.js';
+import { handOver } from '../../src/housekeeping.js';
 import { BASE_SHA, BlockingLlm, FakeGitHub, HEAD_SHA, PR_NUMBER, REPO, pullRequestPayload, fixture, repoFiles, startApp } from './harness.js';
 
 const SHA_B = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';
@@ -104,6 +105,50 @@ describe('two replicas sharing a run store', () => {
     expect(fake.checkRunBodies(REPO, 101).filter((body) => body.status === 'completed')).toHaveLength(1);
     expect(fake.bodies('POST', `/repos/${REPO}/issues/${PR_NUMBER}/comments`)).toHaveLength(1);
     expect((await store.runs.getRun(run.id))?.status).toBe('completed');
+  });
+
+  it('a replica told to stop hands its job over: the run is released at once and the next replica finishes it on the same check run', async () => {
+    fake = new FakeGitHub()
+      .token(1)
+      .token(1)
+      .repo(REPO, files())
+      .checkRun(REPO, { id: 101, updates: 3 })
+      .pullFiles(REPO, PR_NUMBER, [['prompts/support.md']], 2)
+      .comments(REPO, PR_NUMBER)
+      .createComment(REPO, PR_NUMBER);
+    const store = new MemoryStore();
+    const llmA = new BlockingLlm();
+    const aIsEvaluating = llmA.hold('VERSION-A');
+    const a = replica(store, llmA);
+    await a.app.receive('pull_request', fixture('pull_request.opened'), 'delivery-a');
+    await aIsEvaluating;
+    const runId = runIdOf({ owner: 'Codertocat', repo: 'Hello-World', headSha: HEAD_SHA, deliveryId: 'delivery-a' });
+    expect((await store.runs.getRun(runId))?.leaseOwner).toEqual(expect.any(String));
+
+    let housekeepingStopped = false;
+    let closed = false;
+    const stopHousekeeping = () => {
+      housekeepingStopped = true;
+    };
+    await handOver(a.app.parts.gate, { store, queue: a.queue, close: async () => void (closed = true) }, stopHousekeeping, silent);
+
+    expect([housekeepingStopped, closed]).toEqual([true, true]);
+    const handedOver = (await store.runs.getRun(runId))!;
+    expect(handedOver).toMatchObject({ status: 'in_progress', checkRunId: 101 });
+    expect(handedOver.leaseOwner).toBeUndefined();
+    // Replica A concluded nothing: its check is left in progress for the next delivery.
+    expect(fake.checkRunBodies(REPO, 101).map((body) => body.status)).toEqual(['queued', 'in_progress']);
+
+    const llmB = new BlockingLlm();
+    const b = replica(store, llmB);
+    await b.app.parts.gate.run(handedOver.job as unknown as GateJob);
+
+    fake.verify();
+    expect(b.app.logs.some((line) => line.message === 'another worker is evaluating this run; waiting for it')).toBe(false);
+    expect(fake.bodies('POST', `/repos/${REPO}/check-runs`)).toHaveLength(1);
+    expect(fake.checkRunBodies(REPO, 101).map((body) => body.status)).toEqual(['queued', 'in_progress', 'in_progress', 'completed']);
+    expect(fake.checkRunBodies(REPO, 101).at(-1)).toMatchObject({ conclusion: 'success' });
+    expect(llmB.requests.length).toBeGreaterThan(0);
   });
 
   it("takes over a run whose worker's lease ran out, reusing its check run", async () => {
