@@ -105,6 +105,22 @@ describe('createCallRunner', () => {
     expect(cache.trips.get).toBe(0);
   });
 
+  it('reads ahead in batches of 50, then twice as many each time up to 300, each key once', async () => {
+    const cache = countingCache();
+    const sizes: number[] = [];
+    const getMany = cache.getMany!.bind(cache);
+    cache.getMany = (keys) => {
+      sizes.push(keys.length);
+      return getMany(keys);
+    };
+    const runner = createCallRunner({ llm: new ScriptedLlm(() => 'ok'), cache, concurrency: 4 });
+    const pairs = Array.from({ length: 1_000 }, (_, i) => [ask(`q${i % 700}`), 0] as const);
+    await runner.prefetch(pairs);
+    await runner.prefetch(pairs.slice(0, 10));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(sizes).toEqual([50, 100, 200, 300, 50]);
+  });
+
   it('reads key by key when a batched read fails, still calling the model only for what the cache lacks', async () => {
     const cache = countingCache();
     const warm = createCallRunner({ llm: new ScriptedLlm(() => 'cached'), cache, concurrency: 2 });
