@@ -373,7 +373,8 @@ function describeRun(label: string, r: RunFigures, latencyMs: number): string[] 
       `completions phase alone ${(p.chatMs / ((r.calls * latencyMs) / CONCURRENCY)).toFixed(3)} × its ideal`,
     `      engine CPU ${secs(r.cpuMs)} (${(r.cpuMs / Math.max(1, r.calls)).toFixed(2)} ms per call); event loop busy ${pct(r.elu.chat)} during completions, ${pct(r.elu.total)} overall`,
     `      server: ${sv.chatRequests} chat requests (${sv.chatOk} ok, ${sv.chat429} × 429), mean ${meanChat.toFixed(1)} ms served, max ${sv.maxChatInFlight} in flight; ` +
-      `${sv.embeddingRequests} embedding requests, ${sv.embeddingInputs} inputs, mean ${meanEmbed.toFixed(0)} ms; server CPU ${secs(sv.cpuMs ?? 0)}`,
+      `${sv.embeddingRequests} embedding requests, ${sv.embeddingInputs} inputs, mean ${meanEmbed.toFixed(0)} ms; server CPU ${secs(sv.cpuMs ?? 0)}; ` +
+      `client turnaround (answer sent → next request on that connection) mean ${sv.turnarounds ? (sv.turnaroundMs / sv.turnarounds).toFixed(2) : '?'} ms`,
     `      cases: ${r.pairedCases} paired, ${r.lostCases} lost${r.lostSample ? ` (e.g. ${r.lostSample})` : ''}; ${r.distinctTexts} distinct texts embedded`,
     `      memory: maxRSS ${r.memory.maxRssMb} MB (${r.memory.baselineMaxRssMb} MB before evaluate), peak heap used ${r.memory.peakHeapUsedMb} MB, peak external+buffers ${r.memory.peakExternalMb} MB`,
     `      memory by phase (sampled RSS / V8 heap total, MB): ${Object.entries(r.memory.byPhase ?? {}).map(([phase, [rss, heap]]) => `${phase} ${rss} / ${heap}`).join(', ')}`,

@@ -55,6 +55,12 @@ export interface FakeServerStats {
   /** Sum over successful chat requests of arrival → response end. */
   chatServiceMs: number;
   badRequests: number;
+  /**
+   * Sum and count of the gaps between a chat answer's last byte and the next chat request on the
+   * same connection: the client's own turnaround, which the server's latency does not include.
+   */
+  turnaroundMs: number;
+  turnarounds: number;
   /** CPU time of the server process since the counters were zeroed: it shares the host with the engine. */
   cpuMs: number;
   config: FakeServerConfig;
@@ -146,6 +152,8 @@ export async function startFakeOpenAiServer(initial: Partial<FakeServerConfig> =
       embeddingServiceMs: 0,
       chatServiceMs: 0,
       badRequests: 0,
+      turnaroundMs: 0,
+      turnarounds: 0,
     };
   }
 
@@ -202,6 +210,11 @@ export async function startFakeOpenAiServer(initial: Partial<FakeServerConfig> =
 
   async function chat(body: unknown, res: ServerResponse, started: number): Promise<void> {
     counters.chatRequests += 1;
+    const socket = res.socket as (ServerResponse['socket'] & { lastChatEnd?: number }) | null;
+    if (socket?.lastChatEnd !== undefined) {
+      counters.turnaroundMs += started - socket.lastChatEnd;
+      counters.turnarounds += 1;
+    }
     chatInFlight += 1;
     counters.maxChatInFlight = Math.max(counters.maxChatInFlight, chatInFlight);
     try {
@@ -239,7 +252,9 @@ export async function startFakeOpenAiServer(initial: Partial<FakeServerConfig> =
       });
       counters.chatOk += 1;
       res.on('finish', () => {
-        counters.chatServiceMs += performance.now() - started;
+        const end = performance.now();
+        counters.chatServiceMs += end - started;
+        if (socket) socket.lastChatEnd = end;
       });
     } finally {
       chatInFlight -= 1;
@@ -294,19 +309,31 @@ function delay(ms: number): Promise<void> {
 }
 
 /**
- * Resolves at about `deadline` (a `performance.now()` time). Timers count whole milliseconds and
- * fire up to one late, so the remaining time is rounded down: a 50 ms server answers in 50 ms on
- * average, not 51.
+ * Resolves once `deadline` (a `performance.now()` time) has passed, never before: a timer counts
+ * from the event loop's cached clock, so it can fire up to a millisecond early, and then waits
+ * once more for the rest.
  */
-function delayUntil(deadline: number): Promise<void> {
-  return delay(Math.floor(deadline - performance.now()));
+async function delayUntil(deadline: number): Promise<void> {
+  for (let remaining = deadline - performance.now(); remaining > 0; remaining = deadline - performance.now()) {
+    await delay(Math.ceil(remaining));
+  }
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
-  return text.trim() === '' ? undefined : (JSON.parse(text) as unknown);
+/** Events rather than `for await`: the async iterator costs more than the rest of a request. */
+function readJson(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('error', reject);
+    req.on('end', () => {
+      try {
+        const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
+        resolve(text.trim() === '' ? undefined : (JSON.parse(text) as unknown));
+      } catch (error) {
+        reject(error);
+      }
+    });
+  });
 }
 
 function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {

@@ -90,6 +90,17 @@ interface CaseTask {
   samples: SampleResult[];
   /** Judge grades per rubric, once the outputs are known. */
   judge: Record<string, JudgeOutcome>;
+  /** The suite's assertions, checked on every answer along with the case's own. */
+  assertions: Suite['assertions'];
+  /** Assertions and lexical scores of `samples`, worked out while other calls are in flight. */
+  checked?: CheckedOutputs;
+}
+
+interface CheckedOutputs {
+  /** The samples these were computed from: samples replaced later are checked again. */
+  samples: SampleResult[];
+  assertions: AssertionOutcome[];
+  lexical?: SideResult['lexical'];
 }
 
 const systemClock: Clock = { now: () => Date.now() };
@@ -331,6 +342,7 @@ function planTasks(name: string, suite: Suite, side: Side, loaded: LoadedSide): 
       sampleOffset: 0,
       samples: [],
       judge: {},
+      assertions: suite.assertions,
     });
   }
   // A prompt variable missing from every case would otherwise repeat once per case.
@@ -381,9 +393,15 @@ async function runTasks(tasks: CaseTask[], runner: CallRunner, concurrency: numb
         ...(result.systemFingerprint ? { systemFingerprint: result.systemFingerprint } : {}),
       };
     };
-    task.samples = await Promise.all(Array.from({ length: task.sampleCount }, (_, sample) => runSample(sample)));
+    const samples = await Promise.all(Array.from({ length: task.sampleCount }, (_, sample) => runSample(sample)));
+    task.samples = samples;
     done += 1;
     onProgress?.({ done, total, calls: runner.calls, costUsd });
+    // Checked once this worker's next call is on its way, in the idle time between answers,
+    // rather than all at once after the last answer.
+    setImmediate(() => {
+      if (task.samples === samples) task.checked = checkOutputs(task.assertions, task);
+    });
   };
   const worker = async (): Promise<void> => {
     while (next < total) await runTask(tasks[next++]!);
@@ -613,19 +631,33 @@ function sideResult(suite: Suite, task: CaseTask, similarity: (a: string, b: str
     side.error = task.samples.find((s) => s.error)?.error ?? 'no answer';
     return side;
   }
-  const checks = [
-    ...suite.assertions.map((assertion) => ({ assertion, origin: 'suite' as const })),
-    ...task.golden.assert.map((assertion) => ({ assertion, origin: 'case' as const })),
-  ];
-  side.assertions = checks.map(({ assertion, origin }) => summarise(ok.map((s) => checkAssertion(assertion, s.output, origin))));
+  const checked = task.checked?.samples === task.samples ? task.checked : checkOutputs(suite.assertions, task);
+  side.assertions = checked?.assertions ?? [];
   if (task.golden.reference !== undefined) {
     const score = similarity(output, task.golden.reference);
     if (score !== undefined) side.similarityToReference = score;
-    side.lexical = lexicalScores(output, task.golden.reference);
+    if (checked?.lexical) side.lexical = checked.lexical;
   }
   if (Object.keys(task.judge).length > 0) side.judge = task.judge;
   if (ok.length > 1) side.consistency = sampleConsistency(ok.map((s) => s.output), similarity);
   return side;
+}
+
+/** What can be scored without embeddings: every assertion over the answered samples, and the lexical scores of the first answer. */
+function checkOutputs(assertions: Suite['assertions'], task: CaseTask): CheckedOutputs | undefined {
+  const ok = task.samples.filter((s) => !s.error);
+  const output = ok[0]?.output;
+  if (output === undefined) return undefined;
+  const checks = [
+    ...assertions.map((assertion) => ({ assertion, origin: 'suite' as const })),
+    ...task.golden.assert.map((assertion) => ({ assertion, origin: 'case' as const })),
+  ];
+  const checked: CheckedOutputs = {
+    samples: task.samples,
+    assertions: checks.map(({ assertion, origin }) => summarise(ok.map((s) => checkAssertion(assertion, s.output, origin)))),
+  };
+  if (task.golden.reference !== undefined) checked.lexical = lexicalScores(output, task.golden.reference);
+  return checked;
 }
 
 /** Agreement among a case's samples: identical pairs, and mean similarity over all pairs. */
