@@ -9,7 +9,10 @@ export interface CallOutcome {
 }
 
 export interface CallRunner {
-  /** `price` turns a result's usage into USD, counted against the budget. */
+  /**
+   * `price` turns a result's usage into USD, counted against the budget. A request's cache key is
+   * computed once per request object and sample, so a request must not be changed once passed in.
+   */
   call(request: ChatRequest, sample: number, price?: (result: ChatResult) => number): Promise<CallOutcome>;
   /** Model calls actually made so far. */
   readonly calls: number;
@@ -70,6 +73,16 @@ export function createCallRunner(options: {
   let spentUsd = 0;
   let budgetReached = false;
   const overBudget = () => options.budgetUsd !== undefined && spentUsd >= options.budgetUsd;
+  // A key hashes the whole rendered request: computed once per (request, sample), for the read-ahead
+  // and the call alike.
+  const keys = new WeakMap<ChatRequest, Map<number, string>>();
+  const keyOf = (request: ChatRequest, sample: number): string => {
+    let bySample = keys.get(request);
+    if (!bySample) keys.set(request, (bySample = new Map()));
+    let key = bySample.get(sample);
+    if (key === undefined) bySample.set(sample, (key = completionKey(llm.provider, request, sample)));
+    return key;
+  };
   // The batched read each prefetched key is in; a batch that failed reads as undefined, and its keys
   // are then read one by one, as if never prefetched.
   const prefetched = new Map<string, Promise<Map<string, ChatResult> | undefined>>();
@@ -158,9 +171,9 @@ export function createCallRunner(options: {
     async prefetch(pairs) {
       const getMany = cache?.getMany?.bind(cache);
       if (!getMany) return;
-      const keys = [...new Set(pairs.map(([request, sample]) => completionKey(llm.provider, request, sample)))].filter((key) => !prefetched.has(key));
-      for (let start = 0, size = FIRST_READ_BATCH; start < keys.length; start += size, size = Math.min(2 * size, MAX_READ_BATCH)) {
-        const group = keys.slice(start, start + size);
+      const unread = [...new Set(pairs.map(([request, sample]) => keyOf(request, sample)))].filter((key) => !prefetched.has(key));
+      for (let start = 0, size = FIRST_READ_BATCH; start < unread.length; start += size, size = Math.min(2 * size, MAX_READ_BATCH)) {
+        const group = unread.slice(start, start + size);
         const batch = reads(() => getMany(group)).catch(() => undefined);
         for (const key of group) prefetched.set(key, batch);
       }
@@ -172,7 +185,7 @@ export function createCallRunner(options: {
       return { failedWrites };
     },
     async call(request, sample, price) {
-      const key = completionKey(llm.provider, request, sample);
+      const key = keyOf(request, sample);
       const earlier = seen.get(key);
       if (earlier) {
         const { result } = await earlier;
