@@ -261,6 +261,12 @@ describe('llmops-gate calibrate', () => {
       expect(run.stdout).toContain('## support: noise floor from two runs of identical inputs');
       expect(run.stdout).toMatch(/\| similarity to main \| -?\d\.\d{4} \| \d\.\d{4} \| 3 \| min: \d(\.\d+)? \|/);
       expect(run.stdout).toContain('```yaml\ngates:\n  - metric: similarity_to_base\n    min: ');
+      // Run again, it reuses the samples it drew (from the cache file); --no-cache draws new ones.
+      const again = await cli(['calibrate', '--repo', repo, '--ref', 'main'], { OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: model.url });
+      expect(again.code).toBe(0);
+      expect(model.requests()).toBe(6);
+      await cli(['calibrate', '--repo', repo, '--ref', 'main', '--no-cache'], { OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: model.url });
+      expect(model.requests()).toBe(12);
     } finally {
       model.server.close();
       rmSync(repo, { recursive: true, force: true });
