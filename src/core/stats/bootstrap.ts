@@ -38,16 +38,37 @@ export function bootstrapMeanInterval(values: readonly number[], options: Bootst
   for (let i = 0; i < n; i++) total += deviations[i]!;
   const mean = origin + total / n;
 
-  const rng = createRng(seed);
+  const indices = resampleIndices(seed, n, resamples);
   const means = new Float64Array(resamples);
-  for (let r = 0; r < resamples; r++) {
+  for (let r = 0, k = 0; r < resamples; r++) {
     let sum = 0;
-    for (let i = 0; i < n; i++) sum += deviations[Math.floor(rng() * n)]!;
+    for (let i = 0; i < n; i++, k++) sum += deviations[indices[k]!]!;
     means[r] = origin + sum / n;
   }
   means.sort();
   const tail = (1 - confidence) / 2;
   return { mean, low: sortedQuantile(means, tail), high: sortedQuantile(means, 1 - tail) };
+}
+
+/** The last few index streams drawn: a report bootstraps every metric row with the same seed and case count. */
+const drawn = new Map<string, Uint32Array>();
+const DRAWN_KEPT = 2;
+
+/**
+ * The resample indices ⌊u·n⌋ of the seeded stream, resample after resample. They depend only on
+ * (seed, n, resamples), so the metric rows of one report share one draw instead of each drawing
+ * the same numbers again; the intervals are the same either way.
+ */
+function resampleIndices(seed: number, n: number, resamples: number): Uint32Array {
+  const key = `${seed}:${n}:${resamples}`;
+  const known = drawn.get(key);
+  if (known) return known;
+  const rng = createRng(seed);
+  const indices = new Uint32Array(n * resamples);
+  for (let k = 0; k < indices.length; k++) indices[k] = Math.floor(rng() * n);
+  if (drawn.size >= DRAWN_KEPT) drawn.delete(drawn.keys().next().value!);
+  drawn.set(key, indices);
+  return indices;
 }
 
 /** Quantile q of sorted values by linear interpolation at rank q·(n - 1). */
