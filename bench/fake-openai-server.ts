@@ -309,16 +309,14 @@ function delay(ms: number): Promise<void> {
 }
 
 /**
- * Resolves once `deadline` (a `performance.now()` time) has passed, never before, and as close
- * after it as the event loop allows. Timers count whole milliseconds from the loop's cached clock,
- * so one for the whole remaining time fires anywhere up to a millisecond either side: the timer
- * covers the whole milliseconds, and turns of the event loop (setImmediate, which lets every
- * other request through) cover the last fraction.
+ * Resolves once `deadline` (a `performance.now()` time) has passed, never before: a timer counts
+ * from the event loop's cached clock, so it can fire up to a millisecond early, and then waits
+ * once more for the rest.
  */
 async function delayUntil(deadline: number): Promise<void> {
-  const whole = Math.floor(deadline - performance.now());
-  if (whole > 0) await delay(whole);
-  while (performance.now() < deadline) await new Promise<void>((resolve) => setImmediate(resolve));
+  for (let remaining = deadline - performance.now(); remaining > 0; remaining = deadline - performance.now()) {
+    await delay(Math.ceil(remaining));
+  }
 }
 
 /** Events rather than `for await`: the async iterator costs more than the rest of a request. */
