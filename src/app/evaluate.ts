@@ -55,6 +55,14 @@ export interface Progress {
   costUsd: number;
 }
 
+/** One case's answers at one ref, as soon as they are in (before any scoring). */
+export interface CaseAnswered {
+  suite: string;
+  side: Side;
+  caseId: string;
+  samples: readonly SampleResult[];
+}
+
 export interface EvaluateDeps {
   repo: RepoReader;
   llm: LlmClient;
@@ -66,6 +74,8 @@ export interface EvaluateDeps {
   clock?: Clock;
   signal?: AbortSignal;
   onProgress?: (progress: Progress) => void;
+  /** Told each case's answers as they come in, so a caller can keep them while the run goes on. */
+  onCase?: (answered: CaseAnswered) => void;
   /** Told the expected calls and cost once the cases are rendered, before any call. */
   onEstimate?: (estimate: { calls: number; costUsd: number }) => void;
   /** An upper bound on the config's `concurrency`, set by whoever runs the engine. */
@@ -90,6 +100,8 @@ interface CaseTask {
   samples: SampleResult[];
   /** Judge grades per rubric, once the outputs are known. */
   judge: Record<string, JudgeOutcome>;
+  /** A fresh answer of main that measures its noise floor, not one of the suite's own answers. */
+  floor?: true;
   /** The suite's assertions, checked on every answer along with the case's own. */
   assertions: Suite['assertions'];
   /** Assertions and lexical scores of `samples`, worked out while other calls are in flight. */
@@ -185,12 +197,18 @@ async function runEvaluation(
   const estimate = estimateCost(tasks, suites, config.judge);
   deps.onEstimate?.(estimate);
   await runner.prefetch(tasks.flatMap((t) => Array.from({ length: t.sampleCount }, (_, i) => [t.request, t.sampleOffset + i] as const)));
-  await runTasks(tasks, runner, concurrency, deps.onProgress);
+  // Main's reference embeddings stored by earlier runs are read while the model answers.
+  const references = [...new Set(tasks.flatMap((t) => (t.golden.reference === undefined ? [] : [t.golden.reference])))];
+  const storedReferences =
+    deps.embeddingCache && references.length > 0 ? deps.embeddingCache.getMany(embedder.model, references).catch(() => new Map<string, number[]>()) : undefined;
+  await runTasks(tasks, runner, concurrency, deps.onProgress, deps.onCase, deps.signal);
   const backends = await reconcileBackends(suites, { llm: deps.llm, concurrency, ...(deps.cache ? { cache: deps.cache } : {}), ...(deps.signal ? { signal: deps.signal } : {}) });
   await runJudges(suites, runner, config.judge);
   // Cache writes finish while the outputs are embedded and scored.
   const flushed = runner.flush();
-  const vectors = await embedAll(suites, tasks, embedder, deps.signal, deps.embeddingCache);
+  const { vectors, written } = await embedAll(suites, tasks, embedder, deps.signal, deps.embeddingCache, storedReferences);
+  // Scoring holds the event loop: the cache writes just started reach the wire first.
+  for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => setImmediate(resolve));
   const results = suites.map((s) => scoreSuite(s, vectors));
   for (const result of results) {
     const mismatch = backends.notComparable.get(result.name);
@@ -218,7 +236,7 @@ async function runEvaluation(
     costUsd: results.reduce((n, r) => n + r.usage.base.costUsd + r.usage.head.costUsd, 0),
     durationMs: clock.now() - started,
   };
-  await flushed;
+  await Promise.all([flushed, written]);
   const provenance = {
     embeddingModel: embedder.model,
     ...(suites.some((s) => s.suite.rubrics.length > 0) ? { judgeModel: config.judge.model } : {}),
@@ -261,7 +279,9 @@ interface LoadedSuite {
 }
 
 async function loadSuite(name: string, suite: Suite, request: EvaluateRequest, repo: RepoReader): Promise<LoadedSuite> {
-  const [base, head] = await Promise.all([loadSide(suite, request.base, repo, 'main'), loadSide(suite, request.head, repo, 'the PR')]);
+  // Main's and the PR's datasets are usually the same text: parsed once.
+  const datasets = new Map<string, ReturnType<typeof parseDataset>>();
+  const [base, head] = await Promise.all([loadSide(suite, request.base, repo, 'main', datasets), loadSide(suite, request.head, repo, 'the PR', datasets)]);
   const loaded: LoadedSuite = {
     name,
     suite,
@@ -299,7 +319,7 @@ function planFloorTasks(suite: Suite, baseTasks: readonly CaseTask[]): CaseTask[
   if (suite.noise_floor === 'off' || suite.samples > 1) return [];
   return baseTasks
     .filter((task) => task.request.temperature !== 0)
-    .map((task) => ({ ...task, sampleCount: 1, sampleOffset: 1, samples: [], judge: {} }));
+    .map((task) => ({ ...task, sampleCount: 1, sampleOffset: 1, samples: [], judge: {}, floor: true as const }));
 }
 
 async function loadSide(
@@ -307,6 +327,7 @@ async function loadSide(
   ref: string,
   repo: RepoReader,
   where: string,
+  datasets: Map<string, ReturnType<typeof parseDataset>>,
 ): Promise<{ side?: LoadedSide; problems: Problem[] }> {
   const paths = [suite.prompt, suite.model, suite.dataset];
   const [promptText, manifestText, datasetText] = await Promise.all(paths.map((path) => repo.readFile(ref, path)));
@@ -316,7 +337,8 @@ async function loadSide(
   }
   const prompt = parsePrompt(promptText!, suite.prompt);
   const manifest = parseManifest(manifestText!, suite.model);
-  const cases = parseDataset(datasetText!, suite.dataset);
+  const cases = datasets.get(datasetText!) ?? parseDataset(datasetText!, suite.dataset);
+  datasets.set(datasetText!, cases);
   const problems = [prompt, manifest, cases].flatMap((p) => (p.ok ? [] : p.problems));
   if (!prompt.ok || !manifest.ok || !cases.ok) return { problems };
   if (cases.value.length === 0) return { problems: [{ file: suite.dataset, message: `the dataset has no cases in ${where}` }] };
@@ -371,7 +393,14 @@ function buildRequest(loaded: LoadedSide, messages: ChatRequest['messages']): Ch
  * flight, rather than one suspended chain per task for the whole run, which keeps the heap small
  * on large datasets; the runner's own limit still bounds the model calls.
  */
-async function runTasks(tasks: CaseTask[], runner: CallRunner, concurrency: number, onProgress: EvaluateDeps['onProgress']): Promise<void> {
+async function runTasks(
+  tasks: CaseTask[],
+  runner: CallRunner,
+  concurrency: number,
+  onProgress: EvaluateDeps['onProgress'],
+  onCase?: EvaluateDeps['onCase'],
+  signal?: AbortSignal,
+): Promise<void> {
   const total = tasks.length;
   let done = 0;
   let costUsd = 0;
@@ -397,6 +426,8 @@ async function runTasks(tasks: CaseTask[], runner: CallRunner, concurrency: numb
     task.samples = samples;
     done += 1;
     onProgress?.({ done, total, calls: runner.calls, costUsd });
+    // Answers cut short by a stop are not answers: a later attempt asks again.
+    if (!task.floor && !signal?.aborted) onCase?.({ suite: task.suite, side: task.side, caseId: task.golden.id, samples });
     // Checked once this worker's next call is on its way, in the idle time between answers,
     // rather than all at once after the last answer.
     setImmediate(() => {
@@ -412,8 +443,20 @@ async function runTasks(tasks: CaseTask[], runner: CallRunner, concurrency: numb
 
 type Vectors = Map<string, Float32Array>;
 
-/** Embeds every distinct output and reference once, in one batched pass for the whole run. */
-async function embedAll(suites: LoadedSuite[], tasks: CaseTask[], embedder: Embedder, signal?: AbortSignal, cache?: EmbeddingCache): Promise<Vectors> {
+/**
+ * Embeds every distinct output and reference once, in one batched pass for the whole run. The new
+ * vectors' cache write is returned unawaited (`written`): scoring need not wait for it, and a
+ * failed write loses only the reuse, never the run.
+ */
+async function embedAll(
+  suites: LoadedSuite[],
+  tasks: CaseTask[],
+  embedder: Embedder,
+  signal?: AbortSignal,
+  cache?: EmbeddingCache,
+  storedEarly?: Promise<Map<string, number[]>>,
+): Promise<{ vectors: Vectors; written: Promise<void> }> {
+  let written: Promise<void> = Promise.resolve();
   const texts = new Set<string>();
   for (const task of tasks) {
     const output = firstOutput(task.samples);
@@ -424,21 +467,22 @@ async function embedAll(suites: LoadedSuite[], tasks: CaseTask[], embedder: Embe
     if (task.sampleCount > 1) for (const sample of task.samples) if (!sample.error) texts.add(sample.output);
   }
   const vectors: Vectors = new Map();
-  if (texts.size === 0) return vectors;
+  if (texts.size === 0) return { vectors, written };
   try {
-    const known = cache ? await cache.getMany(embedder.model, [...texts]) : new Map<string, number[]>();
+    const early = (await storedEarly) ?? new Map<string, number[]>();
+    const known = cache ? new Map([...early, ...(await cache.getMany(embedder.model, [...texts].filter((text) => !early.has(text))))]) : early;
     for (const [text, vector] of known) vectors.set(text, Float32Array.from(vector));
     const missing = [...texts].filter((text) => !known.has(text));
     if (missing.length > 0) {
       const embedded = await embedder.embed(missing, signal);
       missing.forEach((text, i) => vectors.set(text, Float32Array.from(embedded[i] ?? [])));
-      await cache?.setMany(embedder.model, missing.map((text, i) => [text, embedded[i] ?? []] as const));
+      if (cache) written = cache.setMany(embedder.model, missing.map((text, i) => [text, embedded[i] ?? []] as const)).catch(() => undefined);
     }
   } catch (error) {
     const message = `embeddings with ${embedder.model} failed: ${errorMessage(error)}`;
     for (const suite of suites) if (suite.tasks.length > 0) suite.embeddingError = message;
   }
-  return vectors;
+  return { vectors, written };
 }
 
 function scoreSuite(loaded: LoadedSuite, vectors: Vectors): SuiteResult {

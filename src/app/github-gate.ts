@@ -6,7 +6,8 @@ import { CONFIG_PATH, parseConfig } from '../core/config.js';
 import { renderMarkdown } from '../core/report/render-markdown.js';
 import type { EvaluationResult } from '../core/types.js';
 import type { Clock, DeliveryLog, Embedder, EmbeddingCache, JobQueue, LlmClient, Logger, ResponseCache, RunRecord, RunStore } from '../ports.js';
-import { evaluate } from './evaluate.js';
+import { CaseRecorder } from './case-recorder.js';
+import { evaluate, type CaseAnswered } from './evaluate.js';
 import { runIdOf, supersedeKey, type GateJob, type StartedJob } from './gate-job.js';
 
 export const COMMENT_MARKER = '<!-- llmops-gate:sticky -->';
@@ -267,6 +268,7 @@ export class GitHubGate {
       },
     };
     const evaluationSignal = AbortSignal.any([signal, stopOnFailure.signal]);
+    const recorder = this.deps.runs ? new CaseRecorder(this.deps.runs, queued.runId, this.deps.log) : undefined;
     let lastProgress = this.deps.clock.now();
     const changed = queued.pullNumber === undefined ? () => client.compareFiles(queued.baseSha, queued.headSha) : () => client.pullRequestFiles(queued.pullNumber!);
     const result = await evaluate(
@@ -280,6 +282,7 @@ export class GitHubGate {
         clock: this.deps.clock,
         signal: evaluationSignal,
         maxConcurrency: this.deps.maxConcurrency,
+        ...(recorder ? { onCase: (answered: CaseAnswered) => recorder.answered(answered) } : {}),
         onEstimate: (e) => {
           estimate = e;
           open().catch(() => undefined);
@@ -306,13 +309,18 @@ export class GitHubGate {
       },
     );
     // A worker shutting down (or one that lost its lease) leaves the run to the job's next delivery.
-    if (leaving.aborted) return;
+    if (leaving.aborted) {
+      await recorder?.settle();
+      return;
+    }
     const job = await open();
     const newest = await this.newestHead(job);
     if (signal.aborted || newest !== job.headSha) {
+      await recorder?.settle();
       await this.cancel(client, job, newest !== job.headSha ? newest : undefined);
       return;
     }
+    await recorder?.finish(result);
     await this.report(client, job, result);
   }
 

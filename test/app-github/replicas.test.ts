@@ -138,6 +138,10 @@ describe('two replicas sharing a run store', () => {
     expect(handedOver.leaseOwner).toBeUndefined();
     // Replica A concluded nothing: its check is left in progress for the next delivery.
     expect(fake.checkRunBodies(REPO, 101).map((body) => body.status)).toEqual(['queued', 'in_progress']);
+    // What it had answered is in the run's record: main's 8 cases (the PR's calls were held).
+    const answered = await store.runs.listCaseResults(runId);
+    expect(answered.map((r) => `${r.side}:${r.caseId}`).sort()).toEqual(Array.from({ length: 8 }, (_, i) => `base:c${i + 1}`).sort());
+    expect(answered.every((r) => (JSON.parse(r.payload) as { answers: unknown[] }).answers.length === 1)).toBe(true);
 
     const llmB = new BlockingLlm();
     const b = replica(store, llmB);
@@ -148,6 +152,10 @@ describe('two replicas sharing a run store', () => {
     expect(fake.bodies('POST', `/repos/${REPO}/check-runs`)).toHaveLength(1);
     expect(fake.checkRunBodies(REPO, 101).map((body) => body.status)).toEqual(['queued', 'in_progress', 'in_progress', 'completed']);
     expect(fake.checkRunBodies(REPO, 101).at(-1)).toMatchObject({ conclusion: 'success' });
+    // Once decided, every case's scored result replaces its answers, on both sides.
+    const scored = (await store.runs.listCaseResults(runId)).map((r) => ({ ...r, payload: JSON.parse(r.payload) as { status: string; similarityToBase?: number; result: { output: string } } }));
+    expect(scored).toHaveLength(16);
+    expect(scored.every((r) => r.payload.status === 'paired' && typeof r.payload.similarityToBase === 'number' && r.payload.result.output.length > 0)).toBe(true);
     expect(llmB.requests.length).toBeGreaterThan(0);
   });
 

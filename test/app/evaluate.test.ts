@@ -427,9 +427,12 @@ describe("evaluate: main's noise floor", () => {
     const llm = new ScriptedLlm(chattyModel);
     const samples: number[] = [];
     const counting = { provider: llm.provider, complete: (request: ChatRequest, context?: { sample?: number }) => (samples.push(context?.sample ?? 0), llm.complete(request, context)) };
-    const result = await evaluate({ base: 'main', head: 'pr' }, deps(repo, llm, { llm: counting }));
+    const answered: string[] = [];
+    const result = await evaluate({ base: 'main', head: 'pr' }, deps(repo, llm, { llm: counting, onCase: (c) => answered.push(`${c.side}:${c.caseId}:${c.samples.length}`) }));
     const suite = result.suites[0]!;
     const row = suite.rows.find((r) => r.metric === 'similarity_to_base')!;
+    // Each case's answers are told as they come in; the floor's extra answers are not the suite's.
+    expect(answered.sort()).toEqual(['base', 'head'].flatMap((side) => QUESTIONS.map((_, i) => `${side}:c${i + 1}:1`)).sort());
     // 8 answers of main, 8 fresh answers of main (sample 1), 8 of the PR.
     expect(llm.requests).toHaveLength(24);
     expect(samples.filter((s) => s === 1)).toHaveLength(8);
