@@ -63,6 +63,8 @@ export interface GateOptions {
 /** The check run of one job, once it exists: created by the first delivery, reused by any later one. */
 interface JobState {
   started?: StartedJob;
+  /** A delivery of the job asked GitHub for its check run, but the run has no check run id. */
+  checkRunRequested?: boolean;
 }
 
 type CheckOutput = { title: string; summary: string };
@@ -130,7 +132,7 @@ export class GitHubGate {
     const claimed = await this.claimRun(queued, worker, stop);
     if (!claimed) return;
     const known = startedJob(queued, claimed.run ?? stored);
-    const state: JobState = known ? { started: known } : {};
+    const state: JobState = known ? { started: known } : { checkRunRequested: checkRunRequested(claimed.run ?? stored) };
     if (newest !== queued.headSha) {
       if (state.started) await this.cancel(client, state.started, newest);
       else await this.setRun(queued, { status: 'cancelled' });
@@ -324,10 +326,24 @@ export class GitHubGate {
     await this.report(client, job, result);
   }
 
-  /** Creates the job's check run, queued, unless the run has one already. */
+  /**
+   * Creates the job's check run, queued, unless the run has one already. The run records that it
+   * asks GitHub for one before it asks, and the check run carries the run's id as `external_id`: a
+   * delivery after a worker that stopped between creating the check run and recording its id (or
+   * could not record it) finds that check run on GitHub and takes it over instead of adding another.
+   */
   private async ensureCheck(client: GitHubClient, queued: GateJob, state: JobState, output: CheckOutput): Promise<StartedJob> {
     if (state.started) return state.started;
-    const check = await client.createCheckRun({ name: this.deps.checkName, head_sha: queued.headSha, status: 'queued', output });
+    let check = state.checkRunRequested ? await client.findCheckRun(queued.headSha, this.deps.checkName, queued.runId) : undefined;
+    if (check) {
+      this.deps.log.info({ runId: queued.runId, checkRunId: check.id }, 'took over the check run an earlier delivery created');
+    } else {
+      if (!state.checkRunRequested) {
+        await this.setRun(queued, { job: { ...queued, [CHECK_RUN_REQUESTED]: true } });
+        state.checkRunRequested = true;
+      }
+      check = await client.createCheckRun({ name: this.deps.checkName, head_sha: queued.headSha, external_id: queued.runId, status: 'queued', output });
+    }
     const started: StartedJob = { ...queued, checkRunId: check.id, checkRunUrl: check.url };
     // This worker holds the run's lease, so no other delivery creates a check run beside this one.
     await this.setRun(queued, { checkRunId: check.id, job: { ...started } });
@@ -506,6 +522,14 @@ function claimable(run: RunRecord, worker: string): boolean {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Set on the run's stored job just before a delivery asks GitHub for the job's check run. */
+const CHECK_RUN_REQUESTED = 'checkRunRequested';
+
+/** Whether a delivery of the run's job asked GitHub for a check run (whose id may not have been recorded). */
+function checkRunRequested(stored: RunRecord | undefined): boolean {
+  return stored?.job?.[CHECK_RUN_REQUESTED] === true;
 }
 
 /** The job with its check run, when an earlier delivery of it created one. */

@@ -9,7 +9,7 @@ import { FirestoreStore } from '../../src/adapters/store/firestore-store.js';
 import { MemoryStore } from '../../src/adapters/store/memory-store.js';
 import { SqliteStore } from '../../src/adapters/store/sqlite-store.js';
 import { completionKey } from '../../src/core/hash.js';
-import type { CallContext, ChatRequest, ChatResult } from '../../src/ports.js';
+import type { CallContext, ChatRequest, ChatResult, RunStore, Store } from '../../src/ports.js';
 import type { GateJob } from '../../src/app/gate-job.js';
 import { AppEnv } from '../../src/env.js';
 import { buildInfrastructure, type Infrastructure } from '../../src/infrastructure.js';
@@ -95,7 +95,13 @@ describe('durable state on the embedded database', () => {
         .repo(REPO, { [BASE_SHA]: repoFiles(), [HEAD_SHA]: repoFiles({ 'prompts/support.md': PROMPT_BRIEF }) });
       fake.scope().post(`/repos/${REPO}/check-runs`).reply(502, { message: 'Server Error' });
       // The first attempt reads the changed files, then fails to create the check before any model call.
-      fake.checkRun(REPO, { id: 101, updates: 2 }).pullFiles(REPO, PR_NUMBER, [['prompts/support.md']], 2).comments(REPO, PR_NUMBER).createComment(REPO, PR_NUMBER);
+      // A 502 does not say whether GitHub created it, so the next attempt looks first and finds none.
+      fake
+        .listCheckRuns(REPO, HEAD_SHA, 'llmops-gate')
+        .checkRun(REPO, { id: 101, updates: 2 })
+        .pullFiles(REPO, PR_NUMBER, [['prompts/support.md']], 2)
+        .comments(REPO, PR_NUMBER)
+        .createComment(REPO, PR_NUMBER);
       const queue = new SqliteJobQueue<GateJob>({ path: join(dir, 'jobs.sqlite'), concurrency: 1, backoffMs: 20, pollMs: 20 });
       const app = startApp({ infrastructure: { store: new MemoryStore(), queue } });
       await app.receive('pull_request', fixture('pull_request.opened'));
@@ -103,9 +109,94 @@ describe('durable state on the embedded database', () => {
       await queue.close();
       fake.verify();
       expect(fake.checkRunBodies(REPO, 101).at(-1)).toMatchObject({ status: 'completed', conclusion: 'failure' });
+      expect(fake.bodies('POST', `/repos/${REPO}/check-runs`)).toHaveLength(2);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('a check run whose id the store failed to record is found by its external id on the next attempt, and completed: never created twice', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llmops-lost-id-'));
+    try {
+      const runId = `${REPO}@${HEAD_SHA}#delivery-lost-id`;
+      fake = new FakeGitHub()
+        .token(1)
+        .repo(REPO, { [BASE_SHA]: repoFiles(), [HEAD_SHA]: repoFiles({ 'prompts/support.md': PROMPT_BRIEF }) })
+        .createCheck(REPO, 101)
+        // An earlier rerun's check run of the same name on the same commit is not this run's.
+        .listCheckRuns(REPO, HEAD_SHA, 'llmops-gate', [{ id: 77, external_id: `${REPO}@${HEAD_SHA}#an-earlier-delivery`, completed: true }])
+        .updateCheck(REPO, 101, 2)
+        .pullFiles(REPO, PR_NUMBER, [['prompts/support.md']], 2)
+        .comments(REPO, PR_NUMBER)
+        .createComment(REPO, PR_NUMBER);
+      const store = new MemoryStore();
+      // The write that records the check run's id fails once, after GitHub created the check run.
+      let failures = 0;
+      const runs: RunStore = {
+        ...store.runs,
+        updateRun: async (id, change) => {
+          const current = await store.runs.getRun(id);
+          if (failures === 0 && current && current.checkRunId === undefined && change(current)?.checkRunId !== undefined) {
+            failures += 1;
+            throw new Error('the store is unavailable');
+          }
+          return store.runs.updateRun(id, change);
+        },
+      };
+      const infrastructure: Store = { responses: store.responses, embeddings: store.embeddings, deliveries: store.deliveries, runs, purge: (before) => store.purge(before), close: () => store.close() };
+      const queue = new SqliteJobQueue<GateJob>({ path: join(dir, 'jobs.sqlite'), concurrency: 1, backoffMs: 20, pollMs: 20 });
+      const llm = new ScriptedLlm(supportModel);
+      const app = startApp({ llm, infrastructure: { store: infrastructure, queue } });
+      await app.receive('pull_request', fixture('pull_request.opened'), 'delivery-lost-id');
+      await completed(fake, 101);
+      await queue.close();
+
+      fake.verify();
+      expect(failures).toBe(1);
+      expect(fake.bodies('POST', `/repos/${REPO}/check-runs`)).toEqual([expect.objectContaining({ head_sha: HEAD_SHA, external_id: runId, status: 'queued' })]);
+      expect(fake.requests.filter((r) => r.method === 'GET' && r.path.includes('/check-runs'))).toHaveLength(1);
+      const bodies = fake.checkRunBodies(REPO, 101);
+      expect(bodies.map((body) => body.status)).toEqual(['queued', 'in_progress', 'completed']);
+      expect(bodies.at(-1)).toMatchObject({ conclusion: 'failure' });
+      expect(fake.bodies('PATCH', `/repos/${REPO}/check-runs/77`)).toEqual([]);
+      expect(fake.bodies('POST', `/repos/${REPO}/issues/${PR_NUMBER}/comments`)).toHaveLength(1);
+      // The first attempt stopped before any model call; the second asked every question once.
+      expect(llm.requests).toHaveLength(16);
+      expect(app.logs.filter((line) => line.message === 'took over the check run an earlier delivery created')).toEqual([expect.objectContaining({ fields: { runId, checkRunId: 101 } })]);
+      expect(await store.runs.getRun(runId)).toMatchObject({ status: 'completed', checkRunId: 101 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('on the normal path the check run carries the run id and GitHub is asked for no list of check runs', async () => {
+    fake = new FakeGitHub()
+      .token(1)
+      .repo(REPO, { [BASE_SHA]: repoFiles(), [HEAD_SHA]: repoFiles({ 'prompts/support.md': PROMPT_BRIEF }) })
+      .checkRun(REPO, { id: 101, updates: 2 })
+      .pullFiles(REPO, PR_NUMBER, [['prompts/support.md']])
+      .comments(REPO, PR_NUMBER)
+      .createComment(REPO, PR_NUMBER);
+    const infrastructure = memoryInfrastructure();
+    const app = startApp({ infrastructure });
+    await app.receive('pull_request', fixture('pull_request.opened'), 'delivery-normal');
+    await infrastructure.queue.drain();
+
+    fake.verify();
+    const runId = `${REPO}@${HEAD_SHA}#delivery-normal`;
+    const sent = fake.requests.filter((r) => !r.path.includes('/contents/')).map((r) => `${r.method} ${r.path}`);
+    expect(sent).toEqual([
+      'POST /app/installations/1/access_tokens',
+      `GET /repos/${REPO}/pulls/${PR_NUMBER}/files?per_page=100`,
+      `POST /repos/${REPO}/check-runs`,
+      `PATCH /repos/${REPO}/check-runs/101`,
+      `PATCH /repos/${REPO}/check-runs/101`,
+      `GET /repos/${REPO}/issues/${PR_NUMBER}/comments?per_page=100`,
+      `POST /repos/${REPO}/issues/${PR_NUMBER}/comments`,
+    ]);
+    expect(fake.bodies('POST', `/repos/${REPO}/check-runs`)).toEqual([expect.objectContaining({ external_id: runId })]);
+    expect(app.logs.some((line) => line.message === 'took over the check run an earlier delivery created')).toBe(false);
+    expect(await infrastructure.store.runs.getRun(runId)).toMatchObject({ status: 'completed', checkRunId: 101 });
   });
 
   it('a worker that dies mid-evaluation leaves its job to the next one, which asks only what was not answered', async () => {

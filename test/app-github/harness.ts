@@ -79,6 +79,11 @@ export const DATASET = QUESTIONS.map((q, i) =>
 
 export type Files = Record<string, string>;
 
+/** One check run as GitHub's description exemplifies `GET /repos/{owner}/{repo}/commits/{ref}/check-runs`. */
+const CHECK_RUN_EXAMPLE = (
+  JSON.parse(readFileSync(new URL('../fixtures/github/openapi-subset.json', import.meta.url), 'utf8')) as Json
+).components.examples['check-run-paginated'].value.check_runs[0] as Json;
+
 export function repoFiles(overrides: Record<string, string | undefined> = {}): Files {
   const all: Record<string, string | undefined> = {
     '.llmops.yml': CONFIG,
@@ -259,6 +264,8 @@ export interface CheckRunMockOptions {
 export class FakeGitHub {
   readonly github: GitHubRequestRecorder = githubRequestRecorder();
   private readonly scopes: nock.Scope[] = [];
+  /** Check runs the app created through `createCheck`, as `listCheckRuns` finds them. */
+  private readonly createdCheckRuns: { fullName: string; id: number; name: string; head_sha: string; external_id: string | null }[] = [];
 
   scope(): nock.Scope {
     const scope = this.github.scope(API);
@@ -312,7 +319,41 @@ export class FakeGitHub {
   createCheck(fullName: string, id: number): this {
     this.scope()
       .post(`/repos/${fullName}/check-runs`)
-      .reply(201, (_uri, body) => ({ id, html_url: `https://github.com/${fullName}/runs/${id}`, name: (body as Json).name, head_sha: (body as Json).head_sha }));
+      .reply(201, (_uri, body) => {
+        const { name, head_sha, external_id } = body as Json;
+        this.createdCheckRuns.push({ fullName, id, name, head_sha, external_id: external_id ?? null });
+        return { id, html_url: `https://github.com/${fullName}/runs/${id}`, name, head_sha, external_id: external_id ?? null };
+      });
+    return this;
+  }
+
+  /**
+   * The check runs named `checkName` on `ref`, as `GET …/commits/{ref}/check-runs?check_name=…&filter=all`
+   * lists them: every one created through this fake so far, after `others` (check runs created
+   * elsewhere, e.g. by an earlier delivery), each shaped like GitHub's own example.
+   */
+  listCheckRuns(fullName: string, ref: string, checkName: string, others: { id: number; external_id: string; completed?: boolean }[] = []): this {
+    this.scope()
+      .get(`/repos/${fullName}/commits/${ref}/check-runs`)
+      .query({ check_name: checkName, filter: 'all', per_page: '100' })
+      .reply(200, () => {
+        const created = this.createdCheckRuns.filter((run) => run.fullName === fullName && run.head_sha === ref && run.name === checkName);
+        const runs = [...others, ...created].map((run) => ({
+          ...CHECK_RUN_EXAMPLE,
+          id: run.id,
+          node_id: Buffer.from(`CheckRun${run.id}`).toString('base64'),
+          head_sha: ref,
+          external_id: run.external_id,
+          url: `${API}/repos/${fullName}/check-runs/${run.id}`,
+          html_url: `https://github.com/${fullName}/runs/${run.id}`,
+          ...('completed' in run && run.completed
+            ? { status: 'completed', conclusion: 'success', completed_at: CHECK_RUN_EXAMPLE.completed_at }
+            : { status: 'queued', conclusion: null, completed_at: null }),
+          name: checkName,
+          pull_requests: [],
+        }));
+        return { total_count: runs.length, check_runs: runs };
+      });
     return this;
   }
 

@@ -40,7 +40,7 @@ describe('pull_request', () => {
     const llm = new ScriptedLlm(supportModel);
     const app = startApp({ llm });
 
-    await app.receive('pull_request', fixture('pull_request.opened'));
+    await app.receive('pull_request', fixture('pull_request.opened'), 'delivery-unchanged');
     await app.settle();
 
     fake.verify();
@@ -48,6 +48,8 @@ describe('pull_request', () => {
     expect(create).toEqual({
       name: 'llmops-gate',
       head_sha: HEAD_SHA,
+      // The run's id: how a later delivery of the job finds this check run if its id was not recorded.
+      external_id: `${REPO}@${HEAD_SHA}#delivery-unchanged`,
       status: 'queued',
       output: { title: 'Queued', summary: 'Waiting to be evaluated.', annotations: [] },
     });

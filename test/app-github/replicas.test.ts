@@ -7,7 +7,9 @@ import nock from 'nock';
 import { InProcessQueue } from '../../src/adapters/local/in-process-queue.js';
 import { MemoryStore } from '../../src/adapters/store/memory-store.js';
 import { runIdOf, supersedeKey, type GateJob } from '../../src/app/gate-job.js';
+import type { GateDeps } from '../../src/app/github-gate.js';
 import { handOver } from '../../src/housekeeping.js';
+import type { RunRecord, RunStore, Store } from '../../src/ports.js';
 import { BASE_SHA, BlockingLlm, FakeGitHub, HEAD_SHA, PR_NUMBER, REPO, pullRequestPayload, fixture, repoFiles, startApp } from './harness.js';
 
 const SHA_B = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';
@@ -23,9 +25,9 @@ afterEach(() => {
   nock.cleanAll();
 });
 
-function replica(store: MemoryStore, llm: BlockingLlm) {
+function replica(store: Store, llm: BlockingLlm, gate: Partial<GateDeps> = {}) {
   const queue = new InProcessQueue<GateJob>({ concurrency: 2, log: silent });
-  const app = startApp({ llm, infrastructure: { store, queue }, gate: { supersedePollMs: 20 } });
+  const app = startApp({ llm, infrastructure: { store, queue }, gate: { supersedePollMs: 20, ...gate } });
   return { app, queue };
 }
 
@@ -210,6 +212,83 @@ describe('two replicas sharing a run store', () => {
     expect(llm.requests).toHaveLength(16);
     expect(await store.runs.getRun(job.runId)).toMatchObject({ status: 'completed', checkRunId: 555 });
     expect(b.app.logs.some((line) => line.message === 'another worker is evaluating this run; waiting for it')).toBe(false);
+  });
+
+  it('a replica that froze right after creating the check run leaves it to the next one, which finds it by its external id and completes it', async () => {
+    fake = new FakeGitHub()
+      .token(1)
+      .token(1)
+      .repo(REPO, files())
+      .createCheck(REPO, 101)
+      .listCheckRuns(REPO, HEAD_SHA, 'llmops-gate')
+      .updateCheck(REPO, 101, 2)
+      .pullFiles(REPO, PR_NUMBER, [['prompts/support.md']], 2)
+      .comments(REPO, PR_NUMBER)
+      .createComment(REPO, PR_NUMBER);
+    const store = new MemoryStore();
+    // Replica A's process freezes when it goes to record the check run's id: that write, and every
+    // run update after it (its lease renewals too), waits until the test ends and then fails.
+    let froze!: () => void;
+    const aFroze = new Promise<void>((resolve) => (froze = resolve));
+    let gone!: (error: Error) => void;
+    const goneForGood = new Promise<RunRecord | undefined>((_resolve, reject) => (gone = reject));
+    goneForGood.catch(() => undefined);
+    let frozen = false;
+    const runsA: RunStore = {
+      ...store.runs,
+      updateRun: async (id, change) => {
+        const current = frozen ? undefined : await store.runs.getRun(id);
+        if (current && current.checkRunId === undefined && change(current)?.checkRunId !== undefined) {
+          frozen = true;
+          froze();
+        }
+        return frozen ? goneForGood : store.runs.updateRun(id, change);
+      },
+    };
+    const storeA: Store = { responses: store.responses, embeddings: store.embeddings, deliveries: store.deliveries, runs: runsA, purge: (before) => store.purge(before), close: () => store.close() };
+    const llmA = new BlockingLlm();
+    const a = replica(storeA, llmA, { runLeaseMs: 200 });
+    await a.app.receive('pull_request', fixture('pull_request.opened'), 'delivery-a');
+    await aFroze;
+    const runId = runIdOf({ owner: 'Codertocat', repo: 'Hello-World', headSha: HEAD_SHA, deliveryId: 'delivery-a' });
+    expect(fake.bodies('POST', `/repos/${REPO}/check-runs`)).toEqual([expect.objectContaining({ external_id: runId })]);
+    expect((await store.runs.getRun(runId))?.checkRunId).toBeUndefined();
+
+    // The queue delivers the job again, to replica B, which waits for A's lease to run out.
+    const job: GateJob = {
+      owner: 'Codertocat',
+      repo: 'Hello-World',
+      installationId: 1,
+      headSha: HEAD_SHA,
+      baseSha: BASE_SHA,
+      headRef: 'changes',
+      baseRef: 'master',
+      pullNumber: PR_NUMBER,
+      isFork: false,
+      deliveryId: 'delivery-a',
+      runId,
+      suites: [],
+      noCache: false,
+      approved: false,
+    };
+    const llmB = new BlockingLlm();
+    const b = replica(store, llmB);
+    await b.app.parts.gate.run(job);
+    const sentByB = fake.requests.length;
+    gone(new Error('the process is gone'));
+    await a.queue.drain();
+
+    fake.verify();
+    // Replica A, back too late, sends GitHub nothing more.
+    expect(fake.requests.length).toBe(sentByB);
+    expect(fake.bodies('POST', `/repos/${REPO}/check-runs`)).toHaveLength(1);
+    expect(fake.checkRunBodies(REPO, 101).map((body) => body.status)).toEqual(['queued', 'in_progress', 'completed']);
+    expect(fake.checkRunBodies(REPO, 101).at(-1)).toMatchObject({ conclusion: 'success' });
+    expect(fake.bodies('POST', `/repos/${REPO}/issues/${PR_NUMBER}/comments`)).toHaveLength(1);
+    expect(llmA.requests).toEqual([]);
+    expect(llmB.requests).toHaveLength(16);
+    expect(b.app.logs.map((line) => line.message)).toEqual(expect.arrayContaining(['another worker is evaluating this run; waiting for it', 'took over the check run an earlier delivery created']));
+    expect(await store.runs.getRun(runId)).toMatchObject({ status: 'completed', checkRunId: 101 });
   });
 
   it('a job for an older head that reaches a replica after another replica was given a newer one posts nothing', async () => {

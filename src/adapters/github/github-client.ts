@@ -97,6 +97,19 @@ export class GitHubClient {
     return { id: data.id, url: data.html_url ?? '' };
   }
 
+  /**
+   * The check run named `name` on commit `sha` whose `external_id` is `externalId`, if GitHub has
+   * one. `filter: 'all'`: the default, `latest`, hides a check run behind a newer one of the same name.
+   */
+  async findCheckRun(sha: string, name: string, externalId: string): Promise<{ id: number; url: string } | undefined> {
+    const pages = this.octokit.paginate.iterator(this.octokit.rest.checks.listForRef, { ...this.target, ref: sha, check_name: name, filter: 'all', per_page: 100 });
+    for await (const { data } of pages) {
+      const found = data.find((run) => run.external_id === externalId);
+      if (found) return { id: found.id, url: found.html_url ?? '' };
+    }
+    return undefined;
+  }
+
   /** Updates a check run; annotations beyond the first 50 follow in further updates. */
   async updateCheckRun(checkRunId: number, update: CheckRunUpdate): Promise<void> {
     const annotations = update.output?.annotations ?? [];
