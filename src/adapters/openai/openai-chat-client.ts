@@ -2,13 +2,15 @@
  * Chat completions against OpenAI or any OpenAI-compatible server (Ollama, vLLM, LM Studio,
  * llama.cpp). A failed call comes back as a `ChatResult` with `error` set, never as an exception.
  */
+import type OpenAI from 'openai';
 import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { CallContext, ChatRequest, ChatResult, LlmClient } from '../../ports.js';
-import { JsonEndpoint } from './json-endpoint.js';
+import { underCallerSignal } from './http-fetch.js';
 import { RetryError, sleep as realSleep, withRetries } from './retry.js';
+import { createSdkClient } from './sdk-client.js';
 
-export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
+export { OPENAI_DEFAULT_BASE_URL } from './sdk-client.js';
 
 export interface OpenAiChatClientOptions {
   apiKey: string;
@@ -28,13 +30,13 @@ const ENDPOINT = 'the model endpoint';
 
 export class OpenAiChatClient implements LlmClient {
   readonly provider = 'openai';
-  readonly #endpoint: JsonEndpoint;
+  readonly #client: OpenAI;
   readonly #limit: LimitFunction;
   readonly #options: OpenAiChatClientOptions;
 
   constructor(options: OpenAiChatClientOptions) {
     this.#options = options;
-    this.#endpoint = new JsonEndpoint({ apiKey: options.apiKey, baseURL: options.baseURL ?? OPENAI_DEFAULT_BASE_URL });
+    this.#client = createSdkClient({ apiKey: options.apiKey, timeoutMs: options.timeoutMs, ...(options.baseURL === undefined ? {} : { baseURL: options.baseURL }) });
     this.#limit = pLimit(options.concurrency);
   }
 
@@ -50,17 +52,19 @@ export class OpenAiChatClient implements LlmClient {
 
   async #completeNow(request: ChatRequest, signal: AbortSignal | undefined): Promise<ChatResult> {
     const started = performance.now();
-    // Serialised once: a retry sends the same bytes.
-    const body = JSON.stringify(toRequestBody(request));
+    const body = toRequestBody(request);
     try {
-      const { value, latencyMs } = await withRetries((attempt) => this.#endpoint.post<ChatCompletion>('/chat/completions', body, attempt), {
-        maxRetries: this.#options.maxRetries,
-        timeoutMs: this.#options.timeoutMs,
-        sleep: this.#options.sleep ?? realSleep,
-        signal,
-        endpoint: ENDPOINT,
-        secrets: [this.#options.apiKey],
-      });
+      const { value, latencyMs } = await withRetries(
+        (attempt) => underCallerSignal(attempt.signal, (signal) => this.#client.chat.completions.create(body, signal ? { signal } : undefined)),
+        {
+          maxRetries: this.#options.maxRetries,
+          timeoutMs: this.#options.timeoutMs,
+          sleep: this.#options.sleep ?? realSleep,
+          signal,
+          endpoint: ENDPOINT,
+          secrets: [this.#options.apiKey],
+        },
+      );
       return toChatResult(value, latencyMs);
     } catch (error) {
       // RetryError messages are sanitised already; anything else is a bug in the mapping above,

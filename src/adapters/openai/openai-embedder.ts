@@ -2,11 +2,12 @@
  * Embeddings from OpenAI or any OpenAI-compatible server. Unlike chat completions, a failure here
  * throws: without vectors no similarity score can be computed, and the engine reports that once.
  */
+import type OpenAI from 'openai';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Embedder } from '../../ports.js';
-import { JsonEndpoint } from './json-endpoint.js';
-import { OPENAI_DEFAULT_BASE_URL } from './openai-chat-client.js';
+import { underCallerSignal } from './http-fetch.js';
 import { RetryError, sleep as realSleep, withRetries } from './retry.js';
+import { createSdkClient } from './sdk-client.js';
 
 /** OpenAI's documented ceiling on inputs per embeddings request. */
 export const DEFAULT_MAX_INPUTS_PER_REQUEST = 2048;
@@ -38,7 +39,7 @@ const ENDPOINT = 'the embedding endpoint';
 
 export class OpenAiEmbedder implements Embedder {
   readonly model: string;
-  readonly #endpoint: JsonEndpoint;
+  readonly #client: OpenAI;
   readonly #limit: LimitFunction;
   readonly #options: OpenAiEmbedderOptions;
   readonly #batchLimits: BatchLimits;
@@ -46,7 +47,7 @@ export class OpenAiEmbedder implements Embedder {
   constructor(options: OpenAiEmbedderOptions) {
     this.model = options.model;
     this.#options = options;
-    this.#endpoint = new JsonEndpoint({ apiKey: options.apiKey, baseURL: options.baseURL ?? OPENAI_DEFAULT_BASE_URL });
+    this.#client = createSdkClient({ apiKey: options.apiKey, timeoutMs: options.timeoutMs, ...(options.baseURL === undefined ? {} : { baseURL: options.baseURL }) });
     this.#limit = pLimit(options.concurrency ?? 1);
     this.#batchLimits = {
       maxInputs: options.maxInputsPerRequest ?? DEFAULT_MAX_INPUTS_PER_REQUEST,
@@ -72,10 +73,11 @@ export class OpenAiEmbedder implements Embedder {
   async #embedBatch(texts: string[], signal: AbortSignal): Promise<number[][]> {
     // OpenAI rejects an empty string as input; one space embeds as "nothing here" without failing
     // the whole batch, and keeps the vector count equal to the input count.
-    const body = JSON.stringify({ model: this.model, input: texts.map((text) => (text === '' ? ' ' : text)), encoding_format: 'float' });
+    // `encoding_format` is always given: without it the SDK asks for base64 and decodes it itself.
+    const body = { model: this.model, input: texts.map((text) => (text === '' ? ' ' : text)), encoding_format: 'float' as const };
     try {
       const { value } = await withRetries(
-        (attempt) => this.#endpoint.post<{ data?: unknown }>('/embeddings', body, attempt),
+        (attempt) => underCallerSignal(attempt.signal, (signal) => this.#client.embeddings.create(body, signal ? { signal } : undefined)),
         {
           maxRetries: this.#options.maxRetries,
           timeoutMs: this.#options.timeoutMs,
@@ -85,7 +87,7 @@ export class OpenAiEmbedder implements Embedder {
           secrets: [this.#options.apiKey],
         },
       );
-      return inInputOrder(value?.data, texts.length);
+      return inInputOrder((value as { data?: unknown } | null)?.data, texts.length);
     } catch (error) {
       if (error instanceof RetryError && error.kind === 'cancelled') throw new Error(`Embedding with ${this.model} was cancelled`);
       const reason = error instanceof Error ? error.message : `Unexpected failure calling ${ENDPOINT}`;

@@ -4,7 +4,14 @@
  * safe to show on a pull request. Failures arrive as the `openai` SDK's error classes.
  */
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
-import type { Attempt } from './json-endpoint.js';
+
+/** What one attempt is given: the caller's cancellation and the attempt's deadline. */
+export interface Attempt {
+  /** The caller's cancellation; an aborted attempt rejects with `APIUserAbortError`. */
+  signal: AbortSignal | undefined;
+  /** From sending the request to reading the whole response; then `APIConnectionTimeoutError`. */
+  timeoutMs: number;
+}
 
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 20_000;
@@ -60,7 +67,7 @@ interface Failure {
 /**
  * Runs `attempt` until it succeeds, a failure is not worth retrying, or `maxRetries` retries are
  * spent. Each attempt is given the caller's signal and the per-attempt timeout, and must honour
- * both (the `JsonEndpoint` does: it throws the SDK's `APIConnectionTimeoutError` at the deadline).
+ * both (the SDK client does: it throws its `APIConnectionTimeoutError` at the deadline).
  * No signal or timer is created here per attempt. Throws a `RetryError` whose message names the
  * status, the number of attempts and a short, secret-free detail.
  */

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import nock from 'nock';
 import { OpenAiChatClient, type OpenAiChatClientOptions } from '../../../src/adapters/openai/openai-chat-client.js';
@@ -88,6 +89,52 @@ describe('OpenAiChatClient request', () => {
     expect(bodies).toEqual([
       { model: 'gpt-4o-mini', messages: request.messages, temperature: 0, top_p: 0.9, max_tokens: 256, seed: 42 },
     ]);
+  });
+});
+
+describe('OpenAiChatClient settings', () => {
+  const ENV = ['OPENAI_BASE_URL', 'OPENAI_ORG_ID', 'OPENAI_PROJECT_ID'] as const;
+
+  it('reads no base URL, organization or project from the environment', async () => {
+    const saved = ENV.map((name) => process.env[name]);
+    process.env['OPENAI_BASE_URL'] = 'http://elsewhere.test/v1';
+    process.env['OPENAI_ORG_ID'] = 'org-from-env';
+    process.env['OPENAI_PROJECT_ID'] = 'proj-from-env';
+    try {
+      const scope = nock('http://llm.test', { badheaders: ['openai-organization', 'openai-project'] })
+        .matchHeader('authorization', `Bearer ${API_KEY}`)
+        .post(PATH)
+        .reply(200, completion('ok'));
+      const { client } = makeClient();
+
+      const result = await client.complete(request);
+
+      expect(scope.isDone()).toBe(true);
+      expect(result.output).toBe('ok');
+    } finally {
+      ENV.forEach((name, index) => {
+        const value = saved[index];
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      });
+    }
+  });
+
+  it("leaves no listener on the caller's signal after calls, retried ones included", async () => {
+    const scope = api()
+      .post(PATH)
+      .reply(500, { error: { message: 'The server had an error' } })
+      .post(PATH)
+      .times(3)
+      .reply(200, completion('ok'));
+    const { client } = makeClient();
+    const caller = new AbortController();
+
+    const results = await Promise.all(Array.from({ length: 3 }, () => client.complete(request, { signal: caller.signal })));
+
+    expect(scope.isDone()).toBe(true);
+    expect(results.map((result) => result.output)).toEqual(['ok', 'ok', 'ok']);
+    expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
   });
 });
 

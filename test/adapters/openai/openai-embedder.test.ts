@@ -181,6 +181,17 @@ describe('OpenAiEmbedder', () => {
     expect(scope.isDone()).toBe(true);
   });
 
+  it('throws "cancelled" when the caller aborts mid-request, without a retry', async () => {
+    const scope = api().post(PATH).delay(400).reply(shuffledReply);
+    const { embedder, waits } = makeEmbedder();
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 30);
+
+    await expect(embedder.embed(['hi'], controller.signal)).rejects.toThrow('Embedding with text-embedding-3-small was cancelled');
+    expect(scope.isDone()).toBe(true);
+    expect(waits).toEqual([]);
+  });
+
   it('throws "cancelled" when the caller aborts', async () => {
     const { embedder } = makeEmbedder();
     const controller = new AbortController();

@@ -1,8 +1,8 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from '@jest/globals';
 import { APIConnectionError, APIConnectionTimeoutError, APIUserAbortError } from 'openai';
-import type { Attempt } from '../../../src/adapters/openai/json-endpoint.js';
 import {
+  type Attempt,
   backoffMs,
   isRetryableStatus,
   MAX_RETRY_AFTER_MS,
