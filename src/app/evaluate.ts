@@ -29,6 +29,7 @@ import type {
 } from '../core/types.js';
 import type { ChatRequest, ChatResult, Clock, Embedder, EmbeddingCache, LlmClient, RepoReader, ResponseCache } from '../ports.js';
 import { BUDGET_REACHED, createCallRunner, type CallRunner } from './call-runner.js';
+import { EmbeddingPipeline } from './embedding-pipeline.js';
 
 export interface EvaluateRequest {
   /** The ref the PR merges into: its `.llmops.yml` is the one obeyed. */
@@ -192,21 +193,23 @@ async function runEvaluation(
     ...(deps.signal ? { signal: deps.signal } : {}),
   });
   const suites = await Promise.all(names.map((name) => loadSuite(name, config.suites[name]!, request, deps.repo)));
-  const tasks = suites.flatMap((s) => [...s.tasks, ...s.floorTasks]);
+  const tasks = suites.flatMap((s) => [...interleaveSides(s.tasks), ...s.floorTasks]);
   for (const task of tasks) if (task.side === 'head') task.sampleOffset = request.headSampleOffset ?? 0;
   const estimate = estimateCost(tasks, suites, config.judge);
   deps.onEstimate?.(estimate);
   await runner.prefetch(tasks.flatMap((t) => Array.from({ length: t.sampleCount }, (_, i) => [t.request, t.sampleOffset + i] as const)));
-  // Main's reference embeddings stored by earlier runs are read while the model answers.
-  const references = [...new Set(tasks.flatMap((t) => (t.golden.reference === undefined ? [] : [t.golden.reference])))];
-  const storedReferences =
-    deps.embeddingCache && references.length > 0 ? deps.embeddingCache.getMany(embedder.model, references).catch(() => new Map<string, number[]>()) : undefined;
-  await runTasks(tasks, runner, concurrency, deps.onProgress, deps.onCase, deps.signal);
+  // The answers' embeddings are read from the cache (and full batches embedded) while the model answers.
+  const embeddings = new EmbeddingPipeline(embedder, deps.embeddingCache, deps.signal);
+  await runTasks(tasks, runner, concurrency, deps.onProgress, (task) => {
+    embeddings.add(scoredTexts(task));
+    // Answers cut short by a stop are not answers: a later attempt asks again.
+    if (!task.floor && !deps.signal?.aborted) deps.onCase?.({ suite: task.suite, side: task.side, caseId: task.golden.id, samples: task.samples });
+  });
   const backends = await reconcileBackends(suites, { llm: deps.llm, concurrency, ...(deps.cache ? { cache: deps.cache } : {}), ...(deps.signal ? { signal: deps.signal } : {}) });
   await runJudges(suites, runner, config.judge);
   // Cache writes finish while the outputs are embedded and scored.
   const flushed = runner.flush();
-  const { vectors, written } = await embedAll(suites, tasks, embedder, deps.signal, deps.embeddingCache, storedReferences);
+  const { vectors, written } = await embedAll(suites, tasks, embedder, embeddings);
   // Scoring holds the event loop: the cache writes just started reach the wire first.
   for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => setImmediate(resolve));
   const results = suites.map((s) => scoreSuite(s, vectors));
@@ -398,8 +401,7 @@ async function runTasks(
   runner: CallRunner,
   concurrency: number,
   onProgress: EvaluateDeps['onProgress'],
-  onCase?: EvaluateDeps['onCase'],
-  signal?: AbortSignal,
+  onAnswered?: (task: CaseTask) => void,
 ): Promise<void> {
   const total = tasks.length;
   let done = 0;
@@ -426,8 +428,7 @@ async function runTasks(
     task.samples = samples;
     done += 1;
     onProgress?.({ done, total, calls: runner.calls, costUsd });
-    // Answers cut short by a stop are not answers: a later attempt asks again.
-    if (!task.floor && !signal?.aborted) onCase?.({ suite: task.suite, side: task.side, caseId: task.golden.id, samples });
+    onAnswered?.(task);
     // Checked once this worker's next call is on its way, in the idle time between answers,
     // rather than all at once after the last answer.
     setImmediate(() => {
@@ -444,45 +445,42 @@ async function runTasks(
 type Vectors = Map<string, Float32Array>;
 
 /**
- * Embeds every distinct output and reference once, in one batched pass for the whole run. The new
- * vectors' cache write is returned unawaited (`written`): scoring need not wait for it, and a
- * failed write loses only the reuse, never the run.
+ * Main's and the PR's tasks alternated, in dataset order. Cached answers are read in call order,
+ * and main's are the ones usually cached: alternating lets the PR's first model calls start after
+ * the first small read instead of after every read of main's answers.
  */
-async function embedAll(
-  suites: LoadedSuite[],
-  tasks: CaseTask[],
-  embedder: Embedder,
-  signal?: AbortSignal,
-  cache?: EmbeddingCache,
-  storedEarly?: Promise<Map<string, number[]>>,
-): Promise<{ vectors: Vectors; written: Promise<void> }> {
-  let written: Promise<void> = Promise.resolve();
-  const texts = new Set<string>();
-  for (const task of tasks) {
-    const output = firstOutput(task.samples);
-    if (output === undefined) continue;
-    texts.add(output);
-    if (task.golden.reference !== undefined) texts.add(task.golden.reference);
-    // Consistency compares every sample with every other.
-    if (task.sampleCount > 1) for (const sample of task.samples) if (!sample.error) texts.add(sample.output);
-  }
-  const vectors: Vectors = new Map();
-  if (texts.size === 0) return { vectors, written };
+function interleaveSides(tasks: readonly CaseTask[]): CaseTask[] {
+  const base = tasks.filter((t) => t.side === 'base');
+  const head = tasks.filter((t) => t.side === 'head');
+  return Array.from({ length: Math.max(base.length, head.length) }, (_, i) => [base[i], head[i]]).flat().filter((t): t is CaseTask => t !== undefined);
+}
+
+/** The texts a task's scores compare: its first answer and the case's reference, and with several samples every answer. */
+function scoredTexts(task: CaseTask): string[] {
+  const output = firstOutput(task.samples);
+  if (output === undefined) return [];
+  const texts = [output];
+  if (task.golden.reference !== undefined) texts.push(task.golden.reference);
+  // Consistency compares every sample with every other.
+  if (task.sampleCount > 1) for (const sample of task.samples) if (!sample.error) texts.push(sample.output);
+  return texts;
+}
+
+/**
+ * Every distinct output and reference embedded once for the whole run: most were read or embedded
+ * while the model answered (`EmbeddingPipeline`); the rest here. The new vectors' cache write is
+ * returned unawaited (`written`): scoring need not wait for it.
+ */
+async function embedAll(suites: LoadedSuite[], tasks: CaseTask[], embedder: Embedder, pipeline: EmbeddingPipeline): Promise<{ vectors: Vectors; written: Promise<void> }> {
+  const texts = new Set(tasks.flatMap(scoredTexts));
+  if (texts.size === 0) return { vectors: new Map(), written: Promise.resolve() };
   try {
-    const early = (await storedEarly) ?? new Map<string, number[]>();
-    const known = cache ? new Map([...early, ...(await cache.getMany(embedder.model, [...texts].filter((text) => !early.has(text))))]) : early;
-    for (const [text, vector] of known) vectors.set(text, Float32Array.from(vector));
-    const missing = [...texts].filter((text) => !known.has(text));
-    if (missing.length > 0) {
-      const embedded = await embedder.embed(missing, signal);
-      missing.forEach((text, i) => vectors.set(text, Float32Array.from(embedded[i] ?? [])));
-      if (cache) written = cache.setMany(embedder.model, missing.map((text, i) => [text, embedded[i] ?? []] as const)).catch(() => undefined);
-    }
+    return await pipeline.finish(texts);
   } catch (error) {
     const message = `embeddings with ${embedder.model} failed: ${errorMessage(error)}`;
     for (const suite of suites) if (suite.tasks.length > 0) suite.embeddingError = message;
+    return { vectors: new Map(), written: Promise.resolve() };
   }
-  return { vectors, written };
 }
 
 function scoreSuite(loaded: LoadedSuite, vectors: Vectors): SuiteResult {

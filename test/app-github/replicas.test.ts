@@ -10,7 +10,7 @@ import { runIdOf, supersedeKey, type GateJob } from '../../src/app/gate-job.js';
 import type { GateDeps } from '../../src/app/github-gate.js';
 import { handOver } from '../../src/housekeeping.js';
 import type { RunRecord, RunStore, Store } from '../../src/ports.js';
-import { BASE_SHA, BlockingLlm, FakeGitHub, HEAD_SHA, PR_NUMBER, REPO, pullRequestPayload, fixture, repoFiles, startApp } from './harness.js';
+import { BASE_SHA, BlockingLlm, FakeGitHub, HEAD_SHA, PR_NUMBER, QUESTIONS, REPO, pullRequestPayload, fixture, repoFiles, startApp } from './harness.js';
 
 const SHA_B = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';
 const prompt = (word: string) => `---\nsystem: ${word}. You help Acme customers. Always cite the help link.\n---\nQuestion: {{question}}\n`;
@@ -126,6 +126,11 @@ describe('two replicas sharing a run store', () => {
     await aIsEvaluating;
     const runId = runIdOf({ owner: 'Codertocat', repo: 'Hello-World', headSha: HEAD_SHA, deliveryId: 'delivery-a' });
     expect((await store.runs.getRun(runId))?.leaseOwner).toEqual(expect.any(String));
+    // Main's calls are not held: let those already asked come back before the replica is stopped.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const caseOf = (content: string) => `c${QUESTIONS.findIndex((q) => content.includes(q)) + 1}`;
+    const mainAnswered = llmA.requests.filter((r) => !r.messages[0]!.content.includes('VERSION-A')).map((r) => `base:${caseOf(r.messages.at(-1)!.content)}`);
+    expect(mainAnswered.length).toBeGreaterThan(0);
 
     let housekeepingStopped = false;
     let closed = false;
@@ -140,9 +145,9 @@ describe('two replicas sharing a run store', () => {
     expect(handedOver.leaseOwner).toBeUndefined();
     // Replica A concluded nothing: its check is left in progress for the next delivery.
     expect(fake.checkRunBodies(REPO, 101).map((body) => body.status)).toEqual(['queued', 'in_progress']);
-    // What it had answered is in the run's record: main's 8 cases (the PR's calls were held).
+    // What it had answered is in the run's record: main's cases it asked (the PR's calls were held).
     const answered = await store.runs.listCaseResults(runId);
-    expect(answered.map((r) => `${r.side}:${r.caseId}`).sort()).toEqual(Array.from({ length: 8 }, (_, i) => `base:c${i + 1}`).sort());
+    expect(answered.map((r) => `${r.side}:${r.caseId}`).sort()).toEqual(mainAnswered.sort());
     expect(answered.every((r) => (JSON.parse(r.payload) as { answers: unknown[] }).answers.length === 1)).toBe(true);
 
     const llmB = new BlockingLlm();

@@ -1,0 +1,109 @@
+import type { Embedder, EmbeddingCache } from '../ports.js';
+
+/** Texts per batched embedding-cache read while the model answers. */
+const READ_BATCH = 100;
+/** A full embedding request: only full ones go out while the model answers, so the request count stays ⌈texts / 2,048⌉. */
+const EMBED_BATCH = 2_048;
+
+/**
+ * Embeds the run's texts as they come in instead of all after the last answer: the vectors stored
+ * by earlier runs are read in batches while the model is still answering, and each full request's
+ * worth of texts no run has embedded goes to the embedder at once. `finish` takes every text the
+ * scores need, reads and embeds what is left, and waits. Each distinct text is read and embedded
+ * at most once. New vectors are written to the cache unawaited (`written`): a failed write loses
+ * only the reuse.
+ */
+export class EmbeddingPipeline {
+  readonly #embedder: Embedder;
+  readonly #cache: EmbeddingCache | undefined;
+  readonly #signal: AbortSignal | undefined;
+  readonly #seen = new Set<string>();
+  readonly #vectors = new Map<string, number[]>();
+  #toRead: string[] = [];
+  #toEmbed: string[] = [];
+  readonly #pending: Promise<void>[] = [];
+  #written: Promise<void> = Promise.resolve();
+  #error: unknown;
+
+  constructor(embedder: Embedder, cache?: EmbeddingCache, signal?: AbortSignal) {
+    this.#embedder = embedder;
+    this.#cache = cache;
+    this.#signal = signal;
+  }
+
+  /** Texts that will be scored: read from the cache, or embedded, in the background. */
+  add(texts: Iterable<string>): void {
+    for (const text of texts) {
+      if (this.#seen.has(text)) continue;
+      this.#seen.add(text);
+      if (this.#cache) this.#toRead.push(text);
+      else this.#toEmbed.push(text);
+    }
+    if (this.#toRead.length >= READ_BATCH) this.#read();
+    this.#embedFull();
+  }
+
+  /** Every text the scores need (those not added yet included): their vectors, once all are in. */
+  async finish(texts: Iterable<string>): Promise<{ vectors: Map<string, Float32Array>; written: Promise<void> }> {
+    this.add(texts);
+    this.#read();
+    // Reads started later (by reads that finish) are awaited too.
+    for (let i = 0; i < this.#pending.length; i++) await this.#pending[i];
+    if (this.#toEmbed.length > 0) {
+      const rest = this.#toEmbed;
+      this.#toEmbed = [];
+      await this.#embed(rest);
+    }
+    if (this.#error !== undefined) throw this.#error;
+    const vectors = new Map<string, Float32Array>();
+    for (const text of this.#seen) {
+      const vector = this.#vectors.get(text);
+      if (vector) vectors.set(text, Float32Array.from(vector));
+    }
+    return { vectors, written: this.#written };
+  }
+
+  #read(): void {
+    const cache = this.#cache;
+    const batch = this.#toRead;
+    this.#toRead = [];
+    if (!cache || batch.length === 0) return;
+    const model = this.#embedder.model;
+    this.#pending.push(
+      cache
+        .getMany(model, batch)
+        // An unreadable cache is a cache miss: the texts are embedded instead.
+        .catch(() => new Map<string, number[]>())
+        .then((found) => {
+          for (const text of batch) {
+            const vector = found.get(text);
+            if (vector) this.#vectors.set(text, vector);
+            else this.#toEmbed.push(text);
+          }
+          this.#embedFull();
+        }),
+    );
+  }
+
+  #embedFull(): void {
+    while (this.#toEmbed.length >= EMBED_BATCH) {
+      const batch = this.#toEmbed.slice(0, EMBED_BATCH);
+      this.#toEmbed = this.#toEmbed.slice(EMBED_BATCH);
+      this.#pending.push(this.#embed(batch));
+    }
+  }
+
+  async #embed(texts: string[]): Promise<void> {
+    try {
+      const embedded = await this.#embedder.embed(texts, this.#signal);
+      texts.forEach((text, i) => this.#vectors.set(text, embedded[i] ?? []));
+      const cache = this.#cache;
+      if (cache) {
+        const entries = texts.map((text, i) => [text, embedded[i] ?? []] as const);
+        this.#written = Promise.all([this.#written, cache.setMany(this.#embedder.model, entries).catch(() => undefined)]).then(() => undefined);
+      }
+    } catch (error) {
+      this.#error ??= error;
+    }
+  }
+}

@@ -1,0 +1,75 @@
+import { describe, expect, it } from '@jest/globals';
+import { EmbeddingPipeline } from '../../src/app/embedding-pipeline.js';
+import type { Embedder, EmbeddingCache } from '../../src/ports.js';
+
+class CountingEmbedder implements Embedder {
+  readonly model = 'test/len';
+  readonly batches: string[][] = [];
+  constructor(private readonly fail = false) {}
+  async embed(texts: readonly string[]): Promise<number[][]> {
+    this.batches.push([...texts]);
+    if (this.fail) throw new Error('401 from the embeddings endpoint');
+    return texts.map((text) => [text.length, 1]);
+  }
+}
+
+class MapCache implements EmbeddingCache {
+  readonly reads: string[][] = [];
+  readonly writes: string[][] = [];
+  constructor(readonly stored = new Map<string, number[]>(), private readonly failReads = false) {}
+  async getMany(_model: string, texts: readonly string[]) {
+    this.reads.push([...texts]);
+    if (this.failReads) throw new Error('unavailable');
+    return new Map(texts.flatMap((text) => (this.stored.has(text) ? [[text, this.stored.get(text)!] as const] : [])));
+  }
+  async setMany(_model: string, entries: readonly (readonly [string, number[]])[]) {
+    this.writes.push(entries.map(([text]) => text));
+    for (const [text, vector] of entries) this.stored.set(text, vector);
+  }
+}
+
+const texts = (n: number, prefix = 't') => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('EmbeddingPipeline', () => {
+  it('reads stored vectors in batches while texts come in, and embeds only the rest, once', async () => {
+    const cache = new MapCache(new Map(texts(150, 'old').map((t) => [t, [9, 9]])));
+    const embedder = new CountingEmbedder();
+    const pipeline = new EmbeddingPipeline(embedder, cache);
+    pipeline.add(texts(150, 'old'));
+    pipeline.add(['new0', 'new1', 'old0']);
+    await settle();
+    // 100 pending texts start a read (of all that are pending); nothing is embedded before a full request's worth.
+    expect(cache.reads).toEqual([texts(150, 'old')]);
+    expect(embedder.batches).toEqual([]);
+    const { vectors, written } = await pipeline.finish(['old0', 'new1', 'new2']);
+    await written;
+    expect(cache.reads.flat().sort()).toEqual([...texts(150, 'old'), 'new0', 'new1', 'new2'].sort());
+    expect(embedder.batches).toEqual([['new0', 'new1', 'new2']]);
+    expect(cache.writes).toEqual([['new0', 'new1', 'new2']]);
+    expect(vectors.get('old7')).toEqual(Float32Array.from([9, 9]));
+    expect(vectors.get('new2')).toEqual(Float32Array.from([4, 1]));
+    expect(vectors.size).toBe(153);
+  });
+
+  it('sends each full request of 2,048 texts at once and the rest at the end: ⌈texts / 2,048⌉ requests', async () => {
+    const embedder = new CountingEmbedder();
+    const pipeline = new EmbeddingPipeline(embedder);
+    pipeline.add(texts(3000));
+    expect(embedder.batches.map((b) => b.length)).toEqual([2048]);
+    pipeline.add(texts(2000, 'u'));
+    expect(embedder.batches.map((b) => b.length)).toEqual([2048, 2048]);
+    const { vectors } = await pipeline.finish(texts(3000));
+    expect(embedder.batches.map((b) => b.length)).toEqual([2048, 2048, 904]);
+    expect(vectors.size).toBe(5000);
+  });
+
+  it('embeds what an unreadable cache holds, and fails when the embedder does', async () => {
+    const cache = new MapCache(new Map([['a', [1]]]), true);
+    const embedder = new CountingEmbedder();
+    const { vectors } = await new EmbeddingPipeline(embedder, cache).finish(['a', 'b']);
+    expect(embedder.batches).toEqual([['a', 'b']]);
+    expect(vectors.size).toBe(2);
+    await expect(new EmbeddingPipeline(new CountingEmbedder(true)).finish(['a'])).rejects.toThrow('401 from the embeddings endpoint');
+  });
+});
