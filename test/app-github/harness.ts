@@ -20,6 +20,7 @@ import { registerHandlers } from '../../src/index.js';
 import type { CallContext, ChatRequest, ChatResult, Clock, LlmClient, Logger } from '../../src/ports.js';
 import { githubRequestRecorder, type GitHubRequestRecorder, type RecordedGitHubRequest } from '../support/github-openapi.js';
 import { BagOfWordsEmbedder, ScriptedLlm, lastUserMessage } from '../support/fakes.js';
+import { DATASET, MANIFEST, PROMPT_BRIEF, PROMPT_MAIN, QUESTIONS, SUPPORT_CONFIG, supportModel } from '../support/support-suite.js';
 
 export const API = 'https://api.github.com';
 
@@ -50,32 +51,8 @@ export const HEAD_SHA = opened.pull_request.head.sha as string;
 // ---------------------------------------------------------------------------------------------
 // Repository content: one suite, as in test/app/evaluate.test.ts.
 
-export const CONFIG = `suites:
-  support:
-    prompt: prompts/support.md
-    model: models/support.yml
-    dataset: datasets/support.jsonl
-    assertions:
-      - type: not_contains
-        value: As an AI
-        ignore_case: true
-    gates:
-      - metric: similarity_to_base
-        min: 0.85
-      - metric: assertion_pass_rate
-        max_drop: 0
-      - metric: error_rate
-        max: 0.1
-`;
-export const MANIFEST = 'provider: openai\nmodel: test-model\ntemperature: 0\nprices:\n  input_per_million: 1\n  output_per_million: 2\n';
-export const PROMPT_MAIN = '---\nsystem: You help Acme customers. Always cite the help link.\n---\nQuestion: {{question}}\n';
-/** Drops the instruction the `contains: help link` assertions depend on. */
-export const PROMPT_BRIEF = '---\nsystem: You help Acme customers. Be brief.\n---\nQuestion: {{question}}\n';
-export const QUESTIONS = ['How do I return shoes', 'Where is my parcel', 'Which size fits me', 'How do I reset my password', 'Is my jacket under warranty', 'Can I change my address', 'Do you ship abroad', 'How long do refunds take'];
-/** JSONL: case `c<n>` is on line n. */
-export const DATASET = QUESTIONS.map((q, i) =>
-  JSON.stringify({ id: `c${i + 1}`, vars: { question: q }, reference: `${q.toLowerCase()} see help link`, assert: [{ type: 'contains', value: 'help link' }] }),
-).join('\n');
+export { DATASET, MANIFEST, PROMPT_BRIEF, PROMPT_MAIN, QUESTIONS, supportModel };
+export const CONFIG = SUPPORT_CONFIG;
 
 export type Files = Record<string, string>;
 
@@ -96,12 +73,6 @@ export function repoFiles(overrides: Record<string, string | undefined> = {}): F
   return Object.fromEntries(Object.entries(all).filter((entry): entry is [string, string] => entry[1] !== undefined));
 }
 
-/** Answers with the question's words, plus "see help link" when the system prompt asks for citations. */
-export function supportModel(request: ChatRequest): string {
-  const question = lastUserMessage(request).replace(/^Question: /, '').trim().toLowerCase();
-  const cites = request.messages.some((m) => m.role === 'system' && m.content.includes('cite'));
-  return cites ? `${question} see help link` : question;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Models that hold a call until told otherwise, for tests about concurrency.

@@ -3,28 +3,9 @@ import { MemoryResponseCache } from '../../src/adapters/local/memory-response-ca
 import { renderMarkdown } from '../../src/core/report/render-markdown.js';
 import type { ChatRequest } from '../../src/ports.js';
 import { BagOfWordsEmbedder, FailingEmbedder, MemoryRepo, ScriptedLlm, lastUserMessage } from '../support/fakes.js';
+import { DATASET, MANIFEST, PROMPT_MAIN, QUESTIONS, SUPPORT_CONFIG, supportModel } from '../support/support-suite.js';
 
-const CONFIG = `suites:
-  support:
-    prompt: prompts/support.md
-    model: models/support.yml
-    dataset: datasets/support.jsonl
-    assertions:
-      - type: not_contains
-        value: As an AI
-        ignore_case: true
-    gates:
-      - metric: similarity_to_base
-        min: 0.85
-      - metric: assertion_pass_rate
-        max_drop: 0
-      - metric: error_rate
-        max: 0.1
-`;
-const MANIFEST = 'provider: openai\nmodel: test-model\ntemperature: 0\nprices:\n  input_per_million: 1\n  output_per_million: 2\n';
-const PROMPT_MAIN = '---\nsystem: You help Acme customers. Always cite the help link.\n---\nQuestion: {{question}}\n';
-const QUESTIONS = ['How do I return shoes', 'Where is my parcel', 'Which size fits me', 'How do I reset my password', 'Is my jacket under warranty', 'Can I change my address', 'Do you ship abroad', 'How long do refunds take'];
-const DATASET = QUESTIONS.map((q, i) => JSON.stringify({ id: `c${i + 1}`, vars: { question: q }, reference: `${q.toLowerCase()} see help link`, assert: [{ type: 'contains', value: 'help link' }] })).join('\n');
+const CONFIG = SUPPORT_CONFIG;
 
 function files(overrides: Record<string, string | undefined> = {}): Record<string, string> {
   const all: Record<string, string | undefined> = {
@@ -38,12 +19,6 @@ function files(overrides: Record<string, string | undefined> = {}): Record<strin
   return Object.fromEntries(Object.entries(all).filter((entry): entry is [string, string] => entry[1] !== undefined));
 }
 
-/** Answers with the question's words, plus "see help link" when the system prompt asks for citations. */
-function supportModel(request: ChatRequest): string {
-  const question = lastUserMessage(request).replace(/^Question: /, '').trim().toLowerCase();
-  const cites = request.messages.some((m) => m.role === 'system' && m.content.includes('cite'));
-  return cites ? `${question} see help link` : `${question}`;
-}
 
 function deps(repo: MemoryRepo, llm: ScriptedLlm, extra: Partial<EvaluateDeps> = {}): EvaluateDeps {
   const embedder = new BagOfWordsEmbedder();

@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deliver, ensureBuilt, generatePrivateKey, startAppProcess, startFakeGitHub, type AppProcess, type FakeGitHub } from '../../bench/fake-github.js';
 import { validateGitHubRequest } from '../support/github-openapi.js';
+import { DATASET, MANIFEST, PROMPT_BRIEF, PROMPT_MAIN, QUESTIONS, SUPPORT_CONFIG } from '../support/support-suite.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -36,31 +37,8 @@ const HEAD_SHA = payload.pull_request.head.sha as string;
 
 const CONFIG = `embedding:
   model: text-embedding-3-small
-suites:
-  support:
-    prompt: prompts/support.md
-    model: models/support.yml
-    dataset: datasets/support.jsonl
-    assertions:
-      - type: not_contains
-        value: As an AI
-        ignore_case: true
-    gates:
-      - metric: similarity_to_base
-        min: 0.85
-      - metric: assertion_pass_rate
-        max_drop: 0
-      - metric: error_rate
-        max: 0.1
-`;
-const MANIFEST = 'provider: openai\nmodel: test-model\ntemperature: 0\nprices:\n  input_per_million: 1\n  output_per_million: 2\n';
-const PROMPT_MAIN = '---\nsystem: You help Acme customers. Always cite the help link.\n---\nQuestion: {{question}}\n';
-const PROMPT_PR = '---\nsystem: You help Acme customers. Be brief.\n---\nQuestion: {{question}}\n';
-const QUESTIONS = ['How do I return shoes', 'Where is my parcel', 'Which size fits me', 'How do I reset my password', 'Is my jacket under warranty', 'Can I change my address', 'Do you ship abroad', 'How long do refunds take'];
-/** JSONL: case `c<n>` is on line n. */
-const DATASET = QUESTIONS.map((q, i) =>
-  JSON.stringify({ id: `c${i + 1}`, vars: { question: q }, reference: `${q.toLowerCase()} see help link`, assert: [{ type: 'contains', value: 'help link' }] }),
-).join('\n');
+${SUPPORT_CONFIG}`;
+const PROMPT_PR = PROMPT_BRIEF;
 
 const FILES: Record<string, Record<string, string>> = {
   [BASE_SHA]: { '.llmops.yml': CONFIG, 'prompts/support.md': PROMPT_MAIN, 'models/support.yml': MANIFEST, 'datasets/support.jsonl': DATASET, 'README.md': 'hello' },
