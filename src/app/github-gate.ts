@@ -365,10 +365,16 @@ export class GitHubGate {
     let reaped = 0;
     for (const run of stale) {
       const job = run.job as StartedJob | undefined;
-      if (!job || run.checkRunId === undefined) continue;
+      if (!job || (run.checkRunId === undefined && !checkRunRequested(run))) continue;
       try {
         const client = await this.deps.github(job.installationId, job);
-        await client.updateCheckRun(run.checkRunId, {
+        // A worker that stopped right after asking GitHub for the check run never recorded its id.
+        const checkRunId = run.checkRunId ?? (await client.findCheckRun(job.headSha, this.deps.checkName, run.id))?.id;
+        if (checkRunId === undefined) {
+          await this.setRun(job, { status: 'completed', verdict: 'error', headline: 'timed out before its check run existed' });
+          continue;
+        }
+        await client.updateCheckRun(checkRunId, {
           status: 'completed',
           conclusion: 'timed_out',
           output: {

@@ -253,6 +253,45 @@ describe('durable state on the embedded database', () => {
     }
   });
 
+  it("the reaper finds and concludes the check run of a stuck run whose worker stopped before recording the check run's id", async () => {
+    const runId = `${REPO}@${HEAD_SHA}#delivery-777`;
+    const lost = `${REPO}@${HEAD_SHA}#delivery-778`;
+    fake = new FakeGitHub()
+      .token(1)
+      .listCheckRuns(REPO, HEAD_SHA, 'llmops-gate', [{ id: 777, external_id: runId }])
+      .updateCheck(REPO, 777, 1)
+      .listCheckRuns(REPO, HEAD_SHA, 'llmops-gate', [{ id: 777, external_id: runId }]);
+    const infrastructure = memoryInfrastructure();
+    const app = startApp({ infrastructure });
+    const job = (id: string) => ({
+      owner: 'Codertocat',
+      repo: 'Hello-World',
+      installationId: 1,
+      headSha: HEAD_SHA,
+      baseSha: BASE_SHA,
+      headRef: 'changes',
+      baseRef: 'master',
+      pullNumber: PR_NUMBER,
+      isFork: false,
+      deliveryId: id.split('#')[1]!,
+      runId: id,
+      suites: [],
+      noCache: false,
+      approved: false,
+      checkRunRequested: true,
+    });
+    for (const id of [runId, lost]) {
+      await infrastructure.store.runs.createRun({ id, repo: REPO, headSha: HEAD_SHA, baseSha: BASE_SHA, status: 'queued', job: job(id), createdAt: 0, updatedAt: 0 });
+    }
+
+    // One check run is found by its external id and concluded; the other run's never reached GitHub.
+    expect(await app.parts.gate.reapStaleRuns()).toBe(1);
+    expect(fake.checkRunBodies(REPO, 777)).toEqual([expect.objectContaining({ status: 'completed', conclusion: 'timed_out' })]);
+    expect(await infrastructure.store.runs.getRun(runId)).toMatchObject({ status: 'completed', verdict: 'error' });
+    expect(await infrastructure.store.runs.getRun(lost)).toMatchObject({ status: 'completed', headline: 'timed out before its check run existed' });
+    fake.verify();
+  });
+
   it('the reaper concludes a run stuck in progress, and a redelivered job of a finished run does nothing', async () => {
     fake = new FakeGitHub().token(1).updateCheck(REPO, 555, 1);
     const infrastructure = memoryInfrastructure();
