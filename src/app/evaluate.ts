@@ -205,7 +205,14 @@ async function runEvaluation(
     // Answers cut short by a stop are not answers: a later attempt asks again.
     if (!task.floor && !deps.signal?.aborted) deps.onCase?.({ suite: task.suite, side: task.side, caseId: task.golden.id, samples: task.samples });
   });
-  const backends = await reconcileBackends(suites, { llm: deps.llm, concurrency, ...(deps.cache ? { cache: deps.cache } : {}), ...(deps.signal ? { signal: deps.signal } : {}) });
+  const backends = await reconcileBackends(suites, {
+    llm: deps.llm,
+    concurrency,
+    // Asking main again spends from the same budget.
+    ...(config.budget_usd === undefined ? {} : { budgetUsd: config.budget_usd - runner.spentUsd }),
+    ...(deps.cache ? { cache: deps.cache } : {}),
+    ...(deps.signal ? { signal: deps.signal } : {}),
+  });
   await runJudges(suites, runner, config.judge);
   // Cache writes finish while the outputs are embedded and scored.
   const flushed = runner.flush();
@@ -223,7 +230,8 @@ async function runEvaluation(
   // The noise floor's answers are main's calls too: counted in main's usage once the verdict is made.
   suites.forEach((s, i) => addUsage(results[i]!.usage.base, s.floorTasks.flatMap((t) => t.samples)));
   const skipped = tasks.reduce((n, t) => n + t.samples.filter((x) => x.error === BUDGET_REACHED).length, 0);
-  const budget = runner.budgetReached && config.budget_usd !== undefined ? { limitUsd: config.budget_usd, spentUsd: runner.spentUsd, skipped } : undefined;
+  const budgetReached = runner.budgetReached || backends.budgetReached;
+  const budget = budgetReached && config.budget_usd !== undefined ? { limitUsd: config.budget_usd, spentUsd: runner.spentUsd + backends.spentUsd, skipped } : undefined;
   if (budget) {
     // A run cut short decides nothing: it reports what was evaluated and concludes neutral.
     for (const result of results) {
@@ -606,8 +614,10 @@ interface BackendCheck {
   rerun: { suite: string; base: string[]; head: string[] }[];
   /** Suite name to why its sides still differ in backend after that. */
   notComparable: Map<string, string>;
-  /** Model calls the re-run made. */
+  /** Model calls the re-run made, what they cost, and whether the budget stopped it. */
   calls: number;
+  spentUsd: number;
+  budgetReached: boolean;
 }
 
 /**
@@ -619,9 +629,9 @@ interface BackendCheck {
  */
 async function reconcileBackends(
   suites: LoadedSuite[],
-  options: { llm: LlmClient; concurrency: number; cache?: ResponseCache; signal?: AbortSignal },
+  options: { llm: LlmClient; concurrency: number; budgetUsd?: number; cache?: ResponseCache; signal?: AbortSignal },
 ): Promise<BackendCheck> {
-  const check: BackendCheck = { rerun: [], notComparable: new Map(), calls: 0 };
+  const check: BackendCheck = { rerun: [], notComparable: new Map(), calls: 0, spentUsd: 0, budgetReached: false };
   const mismatched = (loaded: LoadedSuite) => {
     const baseTasks = [...loaded.tasks.filter((t) => t.side === 'base'), ...loaded.floorTasks];
     const base = fingerprintsOf(baseTasks);
@@ -635,6 +645,7 @@ async function reconcileBackends(
     const fresh = createCallRunner({
       llm: options.llm,
       concurrency: options.concurrency,
+      ...(options.budgetUsd === undefined ? {} : { budgetUsd: options.budgetUsd }),
       ...(options.cache ? { cache: writeOnly(options.cache) } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });
@@ -643,6 +654,8 @@ async function reconcileBackends(
     await runTasks(baseTasks, fresh, options.concurrency, undefined);
     await fresh.flush();
     check.calls = fresh.calls;
+    check.spentUsd = fresh.spentUsd;
+    check.budgetReached = fresh.budgetReached;
     check.rerun = stale.map((s) => ({ suite: s.loaded.name, base: s.base, head: s.head }));
   }
   for (const loaded of suites) {

@@ -322,8 +322,12 @@ export class GitHubGate {
       await this.cancel(client, job, newest !== job.headSha ? newest : undefined);
       return;
     }
-    await recorder?.finish(result);
-    await this.report(client, job, result);
+    // The verdict goes to GitHub first; the scored per-case records follow, even if reporting fails.
+    try {
+      await this.report(client, job, result);
+    } finally {
+      await recorder?.finish(result);
+    }
   }
 
   /**

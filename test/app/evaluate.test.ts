@@ -507,6 +507,26 @@ describe('evaluate: provider backends (system_fingerprint)', () => {
     expect(again.baseRerun).toBeUndefined();
   });
 
+  it('asks main again only within what is left of the budget', async () => {
+    const config = `concurrency: 1\n${CONFIG}`;
+    const withBudget = (usd: number) => `budget_usd: ${usd}\n${config}`;
+    const repoWith = (text: string, word = 'Ask') => new MemoryRepo({ main: files({ '.llmops.yml': text }), pr: files({ '.llmops.yml': text, 'prompts/support.md': PROMPT_MAIN.replace('Question', word) }) });
+    // Two identical caches holding main's answers from an old backend.
+    const caches = [new MemoryResponseCache(), new MemoryResponseCache()];
+    for (const cache of caches) await evaluate({ base: 'main', head: 'pr' }, deps(repoWith(config, 'Q'), new ScriptedLlm(supportModel), { llm: backendLlm(() => 'fp_old'), cache }));
+    const unlimited = await evaluate({ base: 'main', head: 'pr' }, deps(repoWith(config), new ScriptedLlm(supportModel), { llm: backendLlm(() => 'fp_new'), cache: caches[0]! }));
+    expect(unlimited.totals.calls).toBe(16);
+    const headCost = unlimited.suites[0]!.usage.head.costUsd;
+    // Enough for the PR's 8 answers and about two of main's 8 again.
+    const llm = backendLlm(() => 'fp_new');
+    const capped = await evaluate({ base: 'main', head: 'pr' }, deps(repoWith(withBudget(headCost * 1.25)), new ScriptedLlm(supportModel), { llm, cache: caches[1]! }));
+    expect(llm.requests.length).toBeGreaterThan(8);
+    expect(llm.requests.length).toBeLessThan(16);
+    expect(capped.budget).toMatchObject({ skipped: 16 - llm.requests.length });
+    expect(capped.budget!.spentUsd).toBeGreaterThanOrEqual(headCost * 1.25);
+    expect(capped.verdict).toBe('inconclusive');
+  });
+
   it('never reports a regression between two backends, but does when the PR changed the model', async () => {
     const byPrompt = (request: ChatRequest) => (request.messages[0]!.content.includes('brief') ? 'fp_b' : 'fp_a');
     const repo = new MemoryRepo({ main: files(), pr: files({ 'prompts/support.md': briefPrompt }) });
