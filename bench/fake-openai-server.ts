@@ -139,6 +139,8 @@ export async function startFakeOpenAiServer(initial: Partial<FakeServerConfig> =
   let chatInFlight = 0;
   let inFlight = 0;
   let completionId = 0;
+  const chatLead = new Lead();
+  const embeddingLead = new Lead();
 
   function zeroCounters() {
     return {
@@ -238,8 +240,9 @@ export async function startFakeOpenAiServer(initial: Partial<FakeServerConfig> =
       const content = answerFor(messages);
       const promptTokens = messages.reduce((n, m) => n + tokens(m.content), 0);
       const completionTokens = tokens(content);
-      // The latency counts from the request's arrival: reading and answering it is part of it.
-      await delayUntil(started + config.latencyMs);
+      // The latency counts from the request's arrival to the answer's last byte written: reading and
+      // answering it is part of it.
+      await delayUntil(started + config.latencyMs - chatLead.ms);
       completionId += 1;
       sendJson(res, 200, {
         id: `chatcmpl-bench-${completionId}`,
@@ -254,6 +257,7 @@ export async function startFakeOpenAiServer(initial: Partial<FakeServerConfig> =
       res.on('finish', () => {
         const end = performance.now();
         counters.chatServiceMs += end - started;
+        chatLead.observe(end - started, config.latencyMs);
         if (socket) socket.lastChatEnd = end;
       });
     } finally {
@@ -278,10 +282,12 @@ export async function startFakeOpenAiServer(initial: Partial<FakeServerConfig> =
       return { object: 'embedding', index, embedding };
     });
     const promptTokens = texts.reduce((n, t) => n + tokens(t), 0);
-    await delayUntil(started + config.embeddingLatencyMs);
+    await delayUntil(started + config.embeddingLatencyMs - embeddingLead.ms);
     sendJson(res, 200, { object: 'list', data, model: request.model, usage: { prompt_tokens: promptTokens, total_tokens: promptTokens } });
     res.on('finish', () => {
-      counters.embeddingServiceMs += performance.now() - started;
+      const held = performance.now() - started;
+      counters.embeddingServiceMs += held;
+      embeddingLead.observe(held, config.embeddingLatencyMs);
     });
   }
 
@@ -309,13 +315,32 @@ function delay(ms: number): Promise<void> {
 }
 
 /**
- * Resolves once `deadline` (a `performance.now()` time) has passed, never before: a timer counts
- * from the event loop's cached clock, so it can fire up to a millisecond early, and then waits
- * once more for the rest.
+ * How much earlier than its deadline an answer is scheduled, so that the time the server holds a
+ * request (arrival to last byte written) is the configured latency on average: timers fire late
+ * and writing the answer takes time too. Each observed hold corrects it a little (an integral
+ * controller); it stays between 0 and 2 ms.
+ */
+class Lead {
+  ms = 0;
+
+  observe(heldMs: number, latencyMs: number): void {
+    if (latencyMs < 5) return;
+    this.ms = Math.min(2, Math.max(0, this.ms + 0.05 * (heldMs - latencyMs)));
+  }
+}
+
+/**
+ * Resolves as close to `deadline` (a `performance.now()` time) as a timer allows, so a request is
+ * held its configured latency on average, as the ideal in the bench's ratio assumes. A Node timer
+ * counts whole milliseconds from the event loop's cached clock: it fires up to a millisecond early
+ * or late. The timer is set to the nearest millisecond and set again while the deadline is more
+ * than half a millisecond away, so an answer goes out within about half a millisecond of its
+ * deadline, either side. (Waiting for the next whole millisecond every time held a 50 ms answer
+ * 51.0 ms on average.)
  */
 async function delayUntil(deadline: number): Promise<void> {
-  for (let remaining = deadline - performance.now(); remaining > 0; remaining = deadline - performance.now()) {
-    await delay(Math.ceil(remaining));
+  for (let remaining = deadline - performance.now(); remaining > 0.5; remaining = deadline - performance.now()) {
+    await delay(Math.round(remaining));
   }
 }
 
