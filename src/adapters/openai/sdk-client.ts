@@ -2,8 +2,9 @@
  * The `openai` SDK client both adapters call, configured so that our options count, not the
  * environment: every setting the SDK would otherwise take from `OPENAI_BASE_URL`, `OPENAI_API_KEY`,
  * `OPENAI_ADMIN_KEY`, `OPENAI_ORG_ID`, `OPENAI_PROJECT_ID`, `OPENAI_WEBHOOK_SECRET` or `OPENAI_LOG`
- * is given here. (`OPENAI_CUSTOM_HEADERS`, extra request headers, has no option and is still
- * honoured.) No retries of its own (retry.ts decides); requests go out through `createHttpFetch`.
+ * is given here. `OPENAI_CUSTOM_HEADERS` (extra headers on every request, for a proxy in front of
+ * the endpoint) is still read, on purpose: the README documents it for operators. No retries of
+ * its own (retry.ts decides); requests go out through `createHttpFetch`.
  */
 import OpenAI from 'openai';
 import { createHttpFetch } from './http-fetch.js';

@@ -120,6 +120,23 @@ describe('OpenAiChatClient settings', () => {
     }
   });
 
+  it('sends the headers of OPENAI_CUSTOM_HEADERS with every request, for a proxy in front of the endpoint', async () => {
+    const saved = process.env['OPENAI_CUSTOM_HEADERS'];
+    process.env['OPENAI_CUSTOM_HEADERS'] = 'X-Proxy-Tenant: team-a\nX-Proxy-Route: eval';
+    try {
+      const scope = api().matchHeader('x-proxy-tenant', 'team-a').matchHeader('x-proxy-route', 'eval').post(PATH).reply(200, completion('ok'));
+      const { client } = makeClient();
+
+      const result = await client.complete(request);
+
+      expect(scope.isDone()).toBe(true);
+      expect(result.output).toBe('ok');
+    } finally {
+      if (saved === undefined) delete process.env['OPENAI_CUSTOM_HEADERS'];
+      else process.env['OPENAI_CUSTOM_HEADERS'] = saved;
+    }
+  });
+
   it("leaves no listener on the caller's signal after calls, retried ones included", async () => {
     const scope = api()
       .post(PATH)
