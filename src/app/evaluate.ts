@@ -81,6 +81,14 @@ export interface EvaluateDeps {
   onEstimate?: (estimate: { calls: number; costUsd: number }) => void;
   /** An upper bound on the config's `concurrency`, set by whoever runs the engine. */
   maxConcurrency?: number;
+  /**
+   * Takes the run's cache writes still in flight (answers and embeddings), so the result is
+   * returned as soon as it is decided rather than after the store has them. The promise never
+   * rejects (a failed write loses only the reuse); the caller must await it before it exits or
+   * acknowledges the job, or later runs ask again what this one asked. Without it, `evaluate`
+   * awaits the writes itself and the cache is complete when it returns.
+   */
+  deferWrites?: (settled: Promise<void>) => void;
 }
 
 interface LoadedSide {
@@ -126,8 +134,9 @@ export async function evaluate(request: EvaluateRequest, deps: EvaluateDeps): Pr
   const clock = deps.clock ?? systemClock;
   const started = clock.now();
   const shell = emptyResult(request, deps);
+  const writes: CacheWrites = [];
   try {
-    return await runEvaluation(request, deps, shell, clock, started);
+    return await runEvaluation(request, deps, shell, clock, started, writes);
   } catch (error) {
     return {
       ...shell,
@@ -135,8 +144,19 @@ export async function evaluate(request: EvaluateRequest, deps: EvaluateDeps): Pr
       headline: `The evaluation stopped unexpectedly: ${errorMessage(error)}`,
       totals: { ...shell.totals, durationMs: clock.now() - started },
     };
+  } finally {
+    // Also on the error path: answers already in hand are kept for the next attempt.
+    const settled = Promise.allSettled(writes.map((write) => write())).then(() => undefined);
+    if (deps.deferWrites) deps.deferWrites(settled);
+    else await settled;
   }
 }
+
+/**
+ * The run's cache writes, each as a function that finishes it (sends what is still buffered) and
+ * resolves once it is stored: called once the result is decided, whichever way the run ended.
+ */
+type CacheWrites = (() => Promise<unknown>)[];
 
 async function runEvaluation(
   request: EvaluateRequest,
@@ -144,6 +164,7 @@ async function runEvaluation(
   initial: EvaluationResult,
   clock: Clock,
   started: number,
+  writes: CacheWrites,
 ): Promise<EvaluationResult> {
   let shell = initial;
   const configFile = request.configPath ?? CONFIG_PATH;
@@ -192,6 +213,7 @@ async function runEvaluation(
     ...(deps.cache ? { cache: deps.cache } : {}),
     ...(deps.signal ? { signal: deps.signal } : {}),
   });
+  writes.push(() => runner.flush());
   const suites = await Promise.all(names.map((name) => loadSuite(name, config.suites[name]!, request, deps.repo)));
   const tasks = suites.flatMap((s) => [...interleaveSides(s.tasks), ...s.floorTasks]);
   for (const task of tasks) if (task.side === 'head') task.sampleOffset = request.headSampleOffset ?? 0;
@@ -212,11 +234,13 @@ async function runEvaluation(
     ...(config.budget_usd === undefined ? {} : { budgetUsd: config.budget_usd - runner.spentUsd }),
     ...(deps.cache ? { cache: deps.cache } : {}),
     ...(deps.signal ? { signal: deps.signal } : {}),
+    writes,
   });
   await runJudges(suites, runner, config.judge);
-  // Cache writes finish while the outputs are embedded and scored.
-  const flushed = runner.flush();
+  // Cache writes go out while the outputs are embedded and scored (and, with `deferWrites`, after the result).
+  void runner.flush();
   const { vectors, written } = await embedAll(suites, tasks, embedder, embeddings);
+  writes.push(() => written);
   // Scoring holds the event loop: the cache writes just started reach the wire first.
   for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => setImmediate(resolve));
   const results = suites.map((s) => scoreSuite(s, vectors));
@@ -247,7 +271,6 @@ async function runEvaluation(
     costUsd: results.reduce((n, r) => n + r.usage.base.costUsd + r.usage.head.costUsd, 0),
     durationMs: clock.now() - started,
   };
-  await Promise.all([flushed, written]);
   const provenance = {
     embeddingModel: embedder.model,
     ...(suites.some((s) => s.suite.rubrics.length > 0) ? { judgeModel: config.judge.model } : {}),
@@ -629,7 +652,7 @@ interface BackendCheck {
  */
 async function reconcileBackends(
   suites: LoadedSuite[],
-  options: { llm: LlmClient; concurrency: number; budgetUsd?: number; cache?: ResponseCache; signal?: AbortSignal },
+  options: { llm: LlmClient; concurrency: number; budgetUsd?: number; cache?: ResponseCache; signal?: AbortSignal; writes: CacheWrites },
 ): Promise<BackendCheck> {
   const check: BackendCheck = { rerun: [], notComparable: new Map(), calls: 0, spentUsd: 0, budgetReached: false };
   const mismatched = (loaded: LoadedSuite) => {
@@ -652,7 +675,8 @@ async function reconcileBackends(
     const baseTasks = stale.flatMap((s) => s.baseTasks);
     for (const task of baseTasks) task.samples = [];
     await runTasks(baseTasks, fresh, options.concurrency, undefined);
-    await fresh.flush();
+    void fresh.flush();
+    options.writes.push(() => fresh.flush());
     check.calls = fresh.calls;
     check.spentUsd = fresh.spentUsd;
     check.budgetReached = fresh.budgetReached;

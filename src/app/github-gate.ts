@@ -273,6 +273,7 @@ export class GitHubGate {
     const recorder = this.deps.runs ? new CaseRecorder(this.deps.runs, queued.runId, this.deps.log) : undefined;
     let lastProgress = this.deps.clock.now();
     const changed = queued.pullNumber === undefined ? () => client.compareFiles(queued.baseSha, queued.headSha) : () => client.pullRequestFiles(queued.pullNumber!);
+    let cacheWrites: Promise<void> = Promise.resolve();
     const result = await evaluate(
       { base: queued.baseSha, head: queued.headSha, baseSha: queued.baseSha, headSha: queued.headSha, ...(queued.suites.length ? { suites: queued.suites } : {}) },
       {
@@ -285,6 +286,9 @@ export class GitHubGate {
         signal: evaluationSignal,
         maxConcurrency: this.deps.maxConcurrency,
         ...(recorder ? { onCase: (answered: CaseAnswered) => recorder.answered(answered) } : {}),
+        deferWrites: (settled) => {
+          cacheWrites = settled;
+        },
         onEstimate: (e) => {
           estimate = e;
           open().catch(() => undefined);
@@ -310,14 +314,29 @@ export class GitHubGate {
         },
       },
     );
+    // The verdict goes to GitHub without waiting for the cache writes; the job ends (and is
+    // acknowledged) only once they are stored, so the next run of this base reuses every answer.
+    try {
+      await this.conclude(client, result, { open, recorder, signal, leaving });
+    } finally {
+      await cacheWrites;
+    }
+  }
+
+  private async conclude(
+    client: GitHubClient,
+    result: EvaluationResult,
+    run: { open: () => Promise<StartedJob>; recorder: CaseRecorder | undefined; signal: AbortSignal; leaving: AbortSignal },
+  ): Promise<void> {
+    const { recorder } = run;
     // A worker shutting down (or one that lost its lease) leaves the run to the job's next delivery.
-    if (leaving.aborted) {
+    if (run.leaving.aborted) {
       await recorder?.settle();
       return;
     }
-    const job = await open();
+    const job = await run.open();
     const newest = await this.newestHead(job);
-    if (signal.aborted || newest !== job.headSha) {
+    if (run.signal.aborted || newest !== job.headSha) {
       await recorder?.settle();
       await this.cancel(client, job, newest !== job.headSha ? newest : undefined);
       return;

@@ -16,7 +16,7 @@ import { renderJson } from '../core/report/render-json.js';
 import { renderMarkdown } from '../core/report/render-markdown.js';
 import type { EvaluationResult } from '../core/types.js';
 import { parseModelEnv, type ModelEnv } from '../env.js';
-import type { EmbeddingCache, LlmClient, ResponseCache } from '../ports.js';
+import type { EmbeddingCache, LlmClient, ResponseCache, Store } from '../ports.js';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -25,6 +25,8 @@ export interface CliIo {
   cwd: string;
   /** Show a progress line (only on a terminal: it would garble a log). */
   progress?: boolean;
+  /** Opens the cache file as a store (default `SqliteStore.open`); a test passes its own. */
+  openStore?: (path: string) => Store;
 }
 
 /** Exit codes: the gate's verdict, so a shell or CI step can act on it. */
@@ -142,9 +144,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     io.stderr(`${store}\n`);
     return EXIT.error;
   }
-  let result: EvaluationResult;
+  let cacheWrites: Promise<void> = Promise.resolve();
   try {
-    result = await evaluate(
+    const result = await evaluate(
       {
         base,
         head,
@@ -164,20 +166,30 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         ...(io.progress
           ? { onProgress: (p: Progress) => io.stderr(`\rcompleted ${p.done}/${p.total} case runs (main and PR), ${p.calls} model calls${p.done === p.total ? '\n' : ''}`) }
           : {}),
+        deferWrites: (settled) => {
+          cacheWrites = settled;
+        },
       },
     );
+    if (values.record && llm instanceof RecordingClient) {
+      await mkdir(dirname(cassettePath), { recursive: true });
+      await writeFile(cassettePath, serializeCassette(llm.cassette()));
+      io.stderr(`recorded ${Object.keys(llm.cassette().entries).length} answers to ${cassettePath}\n`);
+    }
+    return await printResult(result, { calibrating, json: values.format === 'json', ...(values.out ? { out: resolve(io.cwd, values.out) } : {}) }, io);
   } finally {
+    // The report is out before the cache has every answer; the process exits only once it has them.
+    await cacheWrites;
     await store?.close();
   }
-  if (values.record && llm instanceof RecordingClient) {
-    await mkdir(dirname(cassettePath), { recursive: true });
-    await writeFile(cassettePath, serializeCassette(llm.cassette()));
-    io.stderr(`recorded ${Object.keys(llm.cassette().entries).length} answers to ${cassettePath}\n`);
-  }
-  if (calibrating) return printCalibration(result, values.format === 'json', io);
-  const report = values.format === 'json' ? renderJson(result) : renderMarkdown(result, {});
+}
+
+/** Prints the report (or the calibration) and returns the exit code. */
+async function printResult(result: EvaluationResult, options: { calibrating: boolean; json: boolean; out?: string }, io: CliIo): Promise<number> {
+  if (options.calibrating) return printCalibration(result, options.json, io);
+  const report = options.json ? renderJson(result) : renderMarkdown(result, {});
   io.stdout(report.endsWith('\n') ? report : `${report}\n`);
-  if (values.out) await writeFile(resolve(io.cwd, values.out), report);
+  if (options.out) await writeFile(options.out, report);
   printProblems(result, io);
   return EXIT[result.verdict];
 }
@@ -187,7 +199,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
  * so every question reaches the endpoint and the cassette holds the whole run; its answers are
  * still written for later runs. Without a store, answers are shared within the run only.
  */
-function cachesFor(store: SqliteStore | undefined, record: boolean): { cache: ResponseCache; embeddingCache?: EmbeddingCache } {
+function cachesFor(store: Store | undefined, record: boolean): { cache: ResponseCache; embeddingCache?: EmbeddingCache } {
   if (!store) return { cache: new MemoryResponseCache() };
   const { responses, embeddings } = store;
   const cache: ResponseCache = record ? { get: async () => undefined, set: (key, result) => responses.set(key, result) } : responses;
@@ -198,7 +210,7 @@ function cachesFor(store: SqliteStore | undefined, record: boolean): { cache: Re
  * Opens the cache file: `--cache FILE`, else LLMOPS_SQLITE_PATH, else `llmops-gate/cache.sqlite` in
  * the git directory that every worktree of the checkout shares. Returns a message when it cannot.
  */
-async function openCache(flag: string | undefined, io: CliIo, repoDir: string): Promise<SqliteStore | string> {
+async function openCache(flag: string | undefined, io: CliIo, repoDir: string): Promise<Store | string> {
   let path = flag ?? io.env.LLMOPS_SQLITE_PATH;
   try {
     if (path) path = resolve(io.cwd, path);
@@ -207,7 +219,7 @@ async function openCache(flag: string | undefined, io: CliIo, repoDir: string): 
       path = resolve(repoDir, stdout.trim(), DEFAULT_CACHE_FILE);
     }
     await mkdir(dirname(path), { recursive: true });
-    return SqliteStore.open(path);
+    return (io.openStore ?? SqliteStore.open)(path);
   } catch (error) {
     return `cannot open the cache${path ? ` ${path}` : ''}: ${error instanceof Error ? error.message : String(error)} (pass --cache FILE for another file, or --no-cache)`;
   }

@@ -3,6 +3,7 @@ import { MemoryResponseCache } from '../../src/adapters/local/memory-response-ca
 import { renderMarkdown } from '../../src/core/report/render-markdown.js';
 import type { ChatRequest } from '../../src/ports.js';
 import { BagOfWordsEmbedder, FailingEmbedder, MemoryRepo, ScriptedLlm, lastUserMessage } from '../support/fakes.js';
+import { HeldCaches, turns } from '../support/held-caches.js';
 import { DATASET, MANIFEST, PROMPT_MAIN, QUESTIONS, SUPPORT_CONFIG, supportModel } from '../support/support-suite.js';
 
 const CONFIG = SUPPORT_CONFIG;
@@ -183,6 +184,89 @@ describe('evaluate', () => {
     const repo = { readFile: () => Promise.reject(new Error('disk on fire')), changedFiles: () => Promise.resolve([]) };
     const result = await evaluate({ base: 'main', head: 'pr' }, deps(repo as never, new ScriptedLlm(supportModel)));
     expect(result).toMatchObject({ verdict: 'error', headline: 'The evaluation stopped unexpectedly: disk on fire' });
+  });
+});
+
+describe('evaluate: cache writes', () => {
+  const request = { base: 'main', head: 'pr' };
+  const repo = () => new MemoryRepo({ main: files(), pr: files({ 'prompts/support.md': `${PROMPT_MAIN}\n` }) });
+
+  it('without deferWrites, returns only once the store has every answer and embedding', async () => {
+    const held = new HeldCaches();
+    let returned = false;
+    const running = evaluate(request, deps(repo(), new ScriptedLlm(supportModel), { cache: held.cache, embeddingCache: held.embeddingCache })).then((result) => {
+      returned = true;
+      return result;
+    });
+    await held.requested;
+    await turns(50);
+    expect(returned).toBe(false);
+    expect(held.pending).toBeGreaterThan(0);
+    held.release();
+    const result = await running;
+    expect(result.verdict).toBe('pass');
+    expect(held.pending).toBe(0);
+    expect(held.answers.size).toBe(8);
+    expect(held.vectors.size).toBeGreaterThan(0);
+  });
+
+  it('with deferWrites, returns the result while the writes are in flight and hands over a promise that settles once they are stored', async () => {
+    const held = new HeldCaches();
+    let settled: Promise<void> | undefined;
+    const result = await evaluate(
+      request,
+      deps(repo(), new ScriptedLlm(supportModel), {
+        cache: held.cache,
+        embeddingCache: held.embeddingCache,
+        deferWrites: (writes) => {
+          settled = writes;
+        },
+      }),
+    );
+    expect(result.verdict).toBe('pass');
+    expect(result.totals.calls).toBe(8);
+    // Both the answers and the new embeddings were asked for; none is stored yet.
+    expect(held.pending).toBe(2);
+    expect(held.answers.size).toBe(0);
+    let done = false;
+    void settled!.then(() => (done = true));
+    await turns();
+    expect(done).toBe(false);
+    held.release();
+    await settled;
+    expect(held.pending).toBe(0);
+    expect(held.answers.size).toBe(8);
+    expect(held.vectors.size).toBeGreaterThan(0);
+  });
+
+  it('hands over writes that fail as a promise that still resolves, and keeps the verdict', async () => {
+    const held = new HeldCaches(true);
+    let settled: Promise<void> | undefined;
+    const result = await evaluate(request, deps(repo(), new ScriptedLlm(supportModel), { cache: held.cache, embeddingCache: held.embeddingCache, deferWrites: (writes) => (settled = writes) }));
+    held.release();
+    await expect(settled).resolves.toBeUndefined();
+    expect(held.settled).toBe(2);
+    expect(result.verdict).toBe('pass');
+  });
+
+  it('stores the answers already in hand when the run stops unexpectedly', async () => {
+    const held = new HeldCaches();
+    let settled: Promise<void> | undefined;
+    const result = await evaluate(
+      request,
+      deps(repo(), new ScriptedLlm(supportModel), {
+        cache: held.cache,
+        onCase: () => {
+          throw new Error('recorder broke');
+        },
+        deferWrites: (writes) => (settled = writes),
+      }),
+    );
+    expect(result).toMatchObject({ verdict: 'error', headline: 'The evaluation stopped unexpectedly: recorder broke' });
+    expect(held.pending).toBeGreaterThan(0);
+    held.release();
+    await settled;
+    expect(held.answers.size).toBeGreaterThan(0);
   });
 });
 

@@ -5,7 +5,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
+import { MemoryStore } from '../../src/adapters/store/memory-store.js';
 import { runCli } from '../../src/cli/run-cli.js';
+import type { Store } from '../../src/ports.js';
+import { HeldCaches, turns, until } from '../support/held-caches.js';
 
 const CONFIG = `embedding:
   model: local/universal-sentence-encoder-lite
@@ -233,6 +236,40 @@ describe('llmops-gate eval with the cache file', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('prints the report before the cache has the run\'s answers, and returns (to exit) only once it has them', async () => {
+    const held = new HeldCaches();
+    const memory = new MemoryStore();
+    let closed = false;
+    const store: Store = {
+      responses: held.cache,
+      embeddings: held.embeddingCache,
+      deliveries: memory.deliveries,
+      runs: memory.runs,
+      purge: (before) => memory.purge(before),
+      close: async () => {
+        expect(held.pending).toBe(0);
+        closed = true;
+      },
+    };
+    let stdout = '';
+    let returned = false;
+    const running = runCli(evalArgs(), { stdout: (t) => (stdout += t), stderr: () => undefined, env: live(), cwd: process.cwd(), openStore: () => store }).then((code) => {
+      returned = true;
+      return code;
+    });
+    await until(() => stdout.includes('"verdict": "fail"'));
+    expect(held.pending).toBe(2);
+    expect(held.answers.size).toBe(0);
+    await turns(50);
+    expect(returned).toBe(false);
+    expect(closed).toBe(false);
+    held.release();
+    expect(await running).toBe(1);
+    expect(closed).toBe(true);
+    expect(held.answers.size).toBe(6);
+    expect(held.vectors.size).toBeGreaterThan(0);
   });
 
   it('exits 2 when the cache file cannot be opened', async () => {
