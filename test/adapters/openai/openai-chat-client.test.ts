@@ -92,6 +92,63 @@ describe('OpenAiChatClient request', () => {
   });
 });
 
+describe('OpenAiChatClient answer-length limit', () => {
+  const refusal = (param: string, other: string) => ({
+    error: { message: `Unsupported parameter: '${param}' is not supported with this model. Use '${other}' instead.`, type: 'invalid_request_error', param, code: 'unsupported_parameter' },
+  });
+
+  it("sends max_completion_tokens to OpenAI's own endpoint, which its reasoning models require", async () => {
+    const bodies: Record<string, unknown>[] = [];
+    const scope = nock('https://api.openai.com')
+      .post(PATH, (body) => bodies.push(body) > 0)
+      .reply(200, completion('ok'));
+    const { client } = makeClient({ baseURL: undefined });
+
+    await client.complete({ ...request, model: 'o3-mini', max_tokens: 300 });
+
+    expect(scope.isDone()).toBe(true);
+    expect(bodies[0]).toMatchObject({ model: 'o3-mini', max_completion_tokens: 300 });
+    expect(bodies[0]).not.toHaveProperty('max_tokens');
+  });
+
+  it('asks once more under max_completion_tokens when an endpoint refuses max_tokens, and keeps that name for the model', async () => {
+    const bodies: Record<string, unknown>[] = [];
+    const scope = api()
+      .post(PATH, (body) => bodies.push(body) > 0)
+      .reply(400, refusal('max_tokens', 'max_completion_tokens'))
+      .post(PATH, (body) => bodies.push(body) > 0)
+      .times(2)
+      .reply(200, completion('ok'));
+    const { client, waits } = makeClient();
+
+    const first = await client.complete({ ...request, model: 'gpt-5-mini', max_tokens: 200 });
+    const second = await client.complete({ ...request, model: 'gpt-5-mini', max_tokens: 200 });
+
+    expect(scope.isDone()).toBe(true);
+    expect([first.error, first.output, second.output]).toEqual([undefined, 'ok', 'ok']);
+    expect(bodies.map((b) => [b['max_tokens'], b['max_completion_tokens']])).toEqual([
+      [200, undefined],
+      [undefined, 200],
+      [undefined, 200],
+    ]);
+    // Not a retry: no wait, and the refused request counts as no attempt of the answer.
+    expect(waits).toEqual([]);
+  });
+
+  it('reports any other 400 as it is, without asking again', async () => {
+    const scope = api()
+      .post(PATH)
+      .once()
+      .reply(400, { error: { message: "Unsupported value: 'temperature' does not support 0 with this model.", type: 'invalid_request_error', param: 'temperature', code: 'unsupported_value' } });
+    const { client } = makeClient();
+
+    const result = await client.complete({ ...request, model: 'o3-mini', temperature: 0, max_tokens: 200 });
+
+    expect(scope.isDone()).toBe(true);
+    expect(result.error).toBe("HTTP 400 from the model endpoint after 1 attempt: Unsupported value: 'temperature' does not support 0 with this model.");
+  });
+});
+
 describe('OpenAiChatClient settings', () => {
   const ENV = ['OPENAI_BASE_URL', 'OPENAI_ORG_ID', 'OPENAI_PROJECT_ID'] as const;
 
