@@ -36,8 +36,13 @@ export interface DriftOptions {
   projections?: number;
   /** Histogram bins per direction (default 10). */
   bins?: number;
-  /** Label shuffles of the permutation test (default 500). */
+  /** Label shuffles of the permutation test, at most (default 500). */
   permutations?: number;
+  /**
+   * The test stops once this many shuffles were at least as distant as the observed centroids
+   * (default 20): the p-value is then already far above any level a reviewer reads as drift.
+   */
+  stopAfter?: number;
   /** Seed of the directions and the shuffles (default 1). */
   seed?: number;
 }
@@ -62,10 +67,13 @@ export interface DriftResult {
  * histograms; report the mean over directions. Two samples of the same distribution do not give
  * exactly 0: small sets show some divergence by chance, which the noise floor should absorb.
  *
- * Test: the Euclidean distance between the base and head centroids, against `permutations`
+ * Test: the Euclidean distance between the base and head centroids, against up to `permutations`
  * reshufflings of the pooled vectors into groups of the same sizes (a seeded partial Fisher-Yates
  * shuffle picks the smaller group; the other centroid follows from the pooled sum), with
- * p = (1 + shuffles at least as distant) / (1 + permutations), so never 0.
+ * p = (1 + shuffles at least as distant) / (1 + permutations), so never 0. Sequential (Besag and
+ * Clifford, 1991): once `stopAfter` shuffles were at least as distant, at shuffle L, the test
+ * stops with p = stopAfter / L, an equally valid p-value. Unchanged outputs, where p is large, so
+ * cost a few dozen shuffles instead of all of them (each is a pass over every vector).
  *
  * Undefined when either set is empty.
  */
@@ -74,9 +82,9 @@ export function embeddingDrift(
   head: readonly ArrayLike<number>[],
   options: DriftOptions = {},
 ): DriftResult | undefined {
-  const { projections = 16, bins = 10, permutations = 500, seed = 1 } = options;
+  const { projections = 16, bins = 10, permutations = 500, stopAfter = 20, seed = 1 } = options;
   if (base.length === 0 || head.length === 0) return undefined;
-  for (const [name, value] of [['projections', projections], ['bins', bins], ['permutations', permutations]] as const) {
+  for (const [name, value] of [['projections', projections], ['bins', bins], ['permutations', permutations], ['stopAfter', stopAfter]] as const) {
     if (!Number.isInteger(value) || value < 1) throw new Error(`embedding drift ${name} must be a positive integer, got ${value}`);
   }
   const dimensions = base[0]!.length;
@@ -88,15 +96,16 @@ export function embeddingDrift(
 
   const sums = groupSums(pooled, base.length, dimensions);
   const centroidCosineShift = 1 - cosineSimilarity(sums.base, sums.head);
-  const pValue = centroidPermutationP(pooled, base.length, dimensions, permutations, rng);
+  const test = centroidPermutationP(pooled, base.length, dimensions, permutations, stopAfter, rng);
 
   return {
     jsDivergence,
     centroidCosineShift,
-    pValue,
+    pValue: test.pValue,
     method:
       `Jensen-Shannon divergence averaged over ${projections} seeded random projections (${bins}-bin histograms on the pooled range); ` +
-      `p-value from ${permutations} label permutations of the centroid distance`,
+      `p-value from ${test.shuffles} label permutations of the centroid distance` +
+      (test.shuffles < permutations ? ` (stopped once ${stopAfter} were at least as distant)` : ''),
   };
 }
 
@@ -170,7 +179,14 @@ function groupSums(pooled: Float64Array, baseCount: number, dimensions: number):
   return { base, head };
 }
 
-function centroidPermutationP(pooled: Float64Array, baseCount: number, dimensions: number, permutations: number, rng: () => number): number {
+function centroidPermutationP(
+  pooled: Float64Array,
+  baseCount: number,
+  dimensions: number,
+  permutations: number,
+  stopAfter: number,
+  rng: () => number,
+): { pValue: number; shuffles: number } {
   const rows = pooled.length / dimensions;
   const headCount = rows - baseCount;
   // Shuffle only the smaller group's members; the other group's sum is the pooled sum minus it.
@@ -205,9 +221,9 @@ function centroidPermutationP(pooled: Float64Array, baseCount: number, dimension
       indices[i] = indices[j]!;
       indices[j] = swap;
     }
-    if (distance(indices) >= threshold) atLeastAsFar++;
+    if (distance(indices) >= threshold && ++atLeastAsFar === stopAfter) return { pValue: stopAfter / (p + 1), shuffles: p + 1 };
   }
-  return (1 + atLeastAsFar) / (1 + permutations);
+  return { pValue: (1 + atLeastAsFar) / (1 + permutations), shuffles: permutations };
 }
 
 /** out = the sum of the rows `members[0..count)` of the row-major matrix; four rows a pass, the hot loop of the permutation test. */

@@ -78,9 +78,31 @@ describe('embeddingDrift', () => {
   });
 
   it('states the method', () => {
-    expect(embeddingDrift(base, base, { projections: 4, bins: 8, permutations: 99 })!.method).toBe(
+    const head = base.map((vector) => vector.map((x) => x + 2));
+    expect(embeddingDrift(base, head, { projections: 4, bins: 8, permutations: 99 })!.method).toBe(
       'Jensen-Shannon divergence averaged over 4 seeded random projections (8-bin histograms on the pooled range); p-value from 99 label permutations of the centroid distance',
     );
+  });
+
+  it('stops shuffling once enough shuffles were at least as distant, with p = stopAfter / shuffles', () => {
+    const head = gaussianVectors(2, 200, 32);
+    const full = embeddingDrift(base, head, { seed: 3, stopAfter: 501 })!;
+    const sequential = embeddingDrift(base, head, { seed: 3 })!;
+    const shuffles = Number(/from (\d+) label permutations/.exec(sequential.method)?.[1]);
+
+    expect(sequential.method).toContain('(stopped once 20 were at least as distant)');
+    expect(shuffles).toBeLessThan(100);
+    expect(sequential.pValue).toBe(20 / shuffles);
+    // Same seed, same shuffles: the full test's first `shuffles` draws are the sequential test's,
+    // and both put p well above any drift level.
+    expect(full.method).toContain('from 500 label permutations');
+    expect(Math.abs(sequential.pValue - full.pValue)).toBeLessThan(0.25);
+    expect(sequential.jsDivergence).toBe(full.jsDivergence);
+  });
+
+  it('runs every shuffle when the outputs moved, so a small p-value keeps its resolution', () => {
+    const head = base.map((vector) => vector.map((x) => x + 2));
+    expect(embeddingDrift(base, head, { seed: 3 })!.method).toContain('from 500 label permutations of the centroid distance');
   });
 
   it('is undefined for an empty side and refuses mixed dimensions', () => {
