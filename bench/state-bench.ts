@@ -112,6 +112,8 @@ interface RunFigures {
    * full here while the phase they overlap grows less.
    */
   phases: { setupMs: number; chatMs: number; embedCacheReadMs: number; embedMs: number; embedCacheWriteMs: number; restMs: number };
+  /** The first batched read of cached answers (the first calls wait for it): sent and answered, from the start. */
+  firstRead?: { sentMs: number; answeredMs: number };
   /** Ideal length of the completions phase: calls × latency / concurrency. */
   idealChatMs: number;
   cpuMs: number;
@@ -190,6 +192,7 @@ async function measure(context: Context, label: string, head: string, store: Sto
       embedCacheWriteMs: stats.embeddingsSet.totalMs,
       restMs: t1 - embedEnd,
     },
+    ...(stats.getMany.first ? { firstRead: { sentMs: stats.getMany.first.start - t0, answeredMs: stats.getMany.first.end - t0 } } : {}),
     idealChatMs: ((calls.base + calls.head) * LATENCY_MS) / CONCURRENCY,
     cpuMs: (cpu.user + cpu.system) / 1000,
     ...(emulatorCpu0 !== undefined && emulatorCpu1 !== undefined ? { emulatorCpuMs: (emulatorCpu1 - emulatorCpu0) * 1000 } : {}),
@@ -205,10 +208,15 @@ async function measure(context: Context, label: string, head: string, store: Sto
   };
 }
 
-/** Opens the store's connection (the Firestore client connects lazily) before any clock starts. */
-async function connect(store: Store): Promise<number> {
+/**
+ * Waits until the store's connection is up before any clock starts, as a replica's store has been
+ * open since the replica started: FirestoreStore connects when constructed (`ready`); a store from
+ * `--stores` without `ready` is read once instead.
+ */
+async function connect(store: Store & { ready?: () => Promise<void> }): Promise<number> {
   const start = performance.now();
-  await store.responses.get('state-bench-connect');
+  if (store.ready) await store.ready();
+  else await store.responses.get('state-bench-connect');
   return performance.now() - start;
 }
 
@@ -234,7 +242,7 @@ function describeRun(run: RunFigures): string {
   const parts = [
     `${run.label}: wall ${ms(run.wallMs)} to the verdict, cache writes stored at ${ms(run.settledMs)}, verdict ${run.verdict}, lost ${run.lostCases}`,
     `model calls base ${calls.base} (+${calls.baseCached} cached), head ${calls.head} (+${calls.headCached} cached)`,
-    `phases setup ${ms(phases.setupMs)} | calls ${ms(phases.chatMs)} (ideal ${ms(run.idealChatMs)}) | embed ${ms(phases.embedMs)} | after it ${ms(phases.restMs)}; embedding cache read ${ms(phases.embedCacheReadMs)}, write ${ms(phases.embedCacheWriteMs)}`,
+    `phases setup ${ms(phases.setupMs)}${run.firstRead ? ` (first read of cached answers sent at ${ms(run.firstRead.sentMs)}, answered at ${ms(run.firstRead.answeredMs)})` : ''} | calls ${ms(phases.chatMs)} (ideal ${ms(run.idealChatMs)}) | embed ${ms(phases.embedMs)} | after it ${ms(phases.restMs)}; embedding cache read ${ms(phases.embedCacheReadMs)}, write ${ms(phases.embedCacheWriteMs)}`,
     `engine CPU ${ms(run.cpuMs)}${run.emulatorCpuMs === undefined ? '' : `, emulator CPU ${ms(run.emulatorCpuMs)}`}`,
   ];
   const op = (name: string, f: OpFigures) => (f.count === 0 ? [] : [`${name} ×${f.count}${f.hits ? ` (${f.hits} hits)` : ''} mean ${f.meanMs.toFixed(2)} ms p95 ${f.p95Ms.toFixed(2)} ms`]);

@@ -7,6 +7,8 @@ import type { CallContext, ChatRequest, ChatResult, Embedder, EmbeddingCache, Ll
 
 export class OpStats {
   readonly samples: number[] = [];
+  /** When the first operation started and ended (performance.now()). */
+  first: { start: number; end: number } | undefined;
   hits = 0;
 
   get count(): number {
@@ -29,10 +31,14 @@ export class OpStats {
 
   async time<T>(operation: () => Promise<T>): Promise<T> {
     const start = performance.now();
+    const first = this.first === undefined;
+    if (first) this.first = { start, end: Number.NaN };
     try {
       return await operation();
     } finally {
-      this.samples.push(performance.now() - start);
+      const end = performance.now();
+      this.samples.push(end - start);
+      if (first) this.first!.end = end;
     }
   }
 }

@@ -3,7 +3,7 @@ import { MemoryResponseCache } from '../../src/adapters/local/memory-response-ca
 import { renderMarkdown } from '../../src/core/report/render-markdown.js';
 import type { ChatRequest } from '../../src/ports.js';
 import { BagOfWordsEmbedder, FailingEmbedder, MemoryRepo, ScriptedLlm, lastUserMessage } from '../support/fakes.js';
-import { HeldCaches, turns } from '../support/held-caches.js';
+import { HeldCaches, turns, until } from '../support/held-caches.js';
 import { DATASET, MANIFEST, PROMPT_MAIN, QUESTIONS, SUPPORT_CONFIG, supportModel } from '../support/support-suite.js';
 
 const CONFIG = SUPPORT_CONFIG;
@@ -239,6 +239,24 @@ describe('evaluate: cache writes', () => {
     expect(held.vectors.size).toBeGreaterThan(0);
   });
 
+  it('with deferWrites, sends the last writes once the result is decided rather than while it is scored', async () => {
+    for (const deferred of [false, true]) {
+      const held = new HeldCaches();
+      held.release();
+      // The clock is read last for the run's duration, once every suite is scored.
+      const requestedAtClock: number[] = [];
+      const clock = { now: () => (requestedAtClock.push(held.pending + held.settled), 0) };
+      let settled: Promise<void> = Promise.resolve();
+      await evaluate(
+        request,
+        deps(repo(), new ScriptedLlm(supportModel), { cache: held.cache, embeddingCache: held.embeddingCache, clock, ...(deferred ? { deferWrites: (writes) => (settled = writes) } : {}) }),
+      );
+      await settled;
+      expect(requestedAtClock.at(-1)).toBe(deferred ? 0 : 2);
+      expect(held.answers.size).toBe(8);
+    }
+  });
+
   it('hands over writes that fail as a promise that still resolves, and keeps the verdict', async () => {
     const held = new HeldCaches(true);
     let settled: Promise<void> | undefined;
@@ -247,6 +265,33 @@ describe('evaluate: cache writes', () => {
     await expect(settled).resolves.toBeUndefined();
     expect(held.settled).toBe(2);
     expect(result.verdict).toBe('pass');
+  });
+
+  it('sends the first batched read of cached answers alone, and the later ones once it is answered', async () => {
+    // 40 cases at both refs: 80 keys, read as a batch of 50 and one of 30.
+    const dataset = Array.from({ length: 40 }, (_, i) => JSON.stringify({ id: `q${i}`, vars: { question: `Question number ${i}` } })).join('\n');
+    const many = new MemoryRepo({ main: files({ 'datasets/support.jsonl': dataset }), pr: files({ 'datasets/support.jsonl': dataset, 'prompts/support.md': PROMPT_MAIN.replace('Acme', 'ACME') }) });
+    const reads: number[] = [];
+    let answerFirst!: () => void;
+    const firstAnswered = new Promise<void>((resolve) => (answerFirst = resolve));
+    const stored = new MemoryResponseCache();
+    const cache = {
+      get: (key: string) => stored.get(key),
+      set: (key: string, result: Parameters<MemoryResponseCache['set']>[1]) => stored.set(key, result),
+      getMany: async (keys: readonly string[]) => {
+        reads.push(keys.length);
+        if (reads.length === 1) await firstAnswered;
+        return new Map();
+      },
+    };
+    const running = evaluate(request, deps(many, new ScriptedLlm(supportModel), { cache }));
+    await until(() => reads.length === 1);
+    await turns(20);
+    expect(reads).toEqual([50]);
+    answerFirst();
+    const result = await running;
+    expect(reads).toEqual([50, 30]);
+    expect(result.totals.calls).toBe(80);
   });
 
   it('stores the answers already in hand when the run stops unexpectedly', async () => {

@@ -65,6 +65,9 @@ const BYTES_PER_WRITE_OVERHEAD = 512;
 const PURGE_PAGE = 500;
 // Replicas updating one run at once must all get through; the client's default is 5 attempts.
 const TRANSACTION_ATTEMPTS = 20;
+// Read when the store opens, to set up the connection; `documentId` never yields it (its escaped ids
+// are `~` and 64 hex digits), so no cached answer is ever read by it.
+const WARM_UP_ID = '~warm-up';
 
 export class FirestoreStore implements Store {
   readonly responses: ResponseCache;
@@ -74,6 +77,7 @@ export class FirestoreStore implements Store {
 
   readonly #db: Firestore;
   readonly #clock: Clock;
+  readonly #warm: Promise<void>;
   readonly #runUpdates = new SerialByKey();
   readonly #collections: { responses: CollectionReference; embeddings: CollectionReference; deliveries: CollectionReference; runs: CollectionReference; heads: CollectionReference };
 
@@ -86,6 +90,15 @@ export class FirestoreStore implements Store {
     const collection = (name: string) => this.#db.collection(`${prefix}${name}`);
     this.#collections = { responses: collection('responses'), embeddings: collection('embeddings'), deliveries: collection('deliveries'), runs: collection('runs'), heads: collection('heads') };
     const { responses, embeddings, deliveries, runs, heads } = this.#collections;
+    // The client connects on its first request (a channel, and outside the emulator an access
+    // token): made now, while the process starts, instead of by the first job's first read.
+    this.#warm = responses
+      .doc(WARM_UP_ID)
+      .get()
+      .then(
+        () => undefined,
+        () => undefined,
+      );
     const now = () => this.#clock.now();
     const cases = (runId: string) => runs.doc(documentId(runId)).collection('cases');
 
@@ -256,6 +269,14 @@ export class FirestoreStore implements Store {
       await writer.close();
     }
     return { removed };
+  }
+
+  /**
+   * Resolves once the connection the store opens when constructed is up; never rejects (a store that
+   * cannot connect says so on its next operation).
+   */
+  ready(): Promise<void> {
+    return this.#warm;
   }
 
   async close(): Promise<void> {

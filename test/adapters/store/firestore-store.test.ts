@@ -9,6 +9,38 @@ import { FakeClock, storeContract } from './store-contract.js';
 // between their tests cannot wipe this file's data, and each test gets a fresh collection prefix.
 const PROJECT = 'llmops-gate-store-test';
 
+describe('FirestoreStore connecting', () => {
+  /** Just enough of a Firestore client to see which documents are read. */
+  function fakeClient(get: (path: string) => Promise<unknown>): { client: Firestore; reads: string[] } {
+    const reads: string[] = [];
+    const collection = (name: string): unknown => ({
+      doc: (id: string) => ({
+        get: () => {
+          reads.push(`${name}/${id}`);
+          return get(`${name}/${id}`);
+        },
+        collection: (sub: string) => collection(`${name}/${id}/${sub}`),
+      }),
+    });
+    return { client: { collection } as unknown as Firestore, reads };
+  }
+
+  it('opens its connection when constructed, with a read no cached answer can be', async () => {
+    const { client, reads } = fakeClient(async () => ({ get: () => undefined }));
+    const store = new FirestoreStore({ projectId: PROJECT, collectionPrefix: 'p_', firestore: client });
+    expect(reads).toEqual(['p_responses/~warm-up']);
+    await expect(store.ready()).resolves.toBeUndefined();
+    expect(documentId('~warm-up')).not.toBe('~warm-up');
+  });
+
+  it('is ready even when that read fails: the next operation reports the failure', async () => {
+    const { client } = fakeClient(() => Promise.reject(new Error('no credentials')));
+    const store = new FirestoreStore({ projectId: PROJECT, firestore: client });
+    await expect(store.ready()).resolves.toBeUndefined();
+    await expect(store.responses.get('k')).rejects.toThrow('no credentials');
+  });
+});
+
 describeWithEmulators('FirestoreStore on the Firestore emulator', () => {
   afterAll(() => clearFirestore(PROJECT));
 
