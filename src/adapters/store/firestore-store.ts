@@ -116,7 +116,7 @@ export class FirestoreStore implements Store {
         const keyById = new Map(keys.map((key) => [documentId(key), key]));
         const found = new Map<string, ChatResult>();
         const groups = chunks([...keyById.keys()], REFS_PER_GET_ALL);
-        const snapshots = await Promise.all(groups.map((ids) => this.#db.getAll(...ids.map((id) => responses.doc(id)))));
+        const snapshots = await Promise.all(groups.map((ids) => this.#db.getAll(...ids.map((id) => responses.doc(id)), { fieldMask: ['result'] })));
         for (const snapshot of snapshots.flat()) {
           const result = snapshot.get('result') as ChatResult | undefined;
           if (result) found.set(keyById.get(snapshot.id)!, cachedCopy(result));
@@ -138,7 +138,7 @@ export class FirestoreStore implements Store {
         const textById = new Map(texts.map((text) => [embeddingKey(model, text), text]));
         const found = new Map<string, number[]>();
         const groups = chunks([...textById.keys()], REFS_PER_GET_ALL);
-        const snapshots = await Promise.all(groups.map((ids) => this.#db.getAll(...ids.map((id) => embeddings.doc(id)))));
+        const snapshots = await Promise.all(groups.map((ids) => this.#db.getAll(...ids.map((id) => embeddings.doc(id)), { fieldMask: ['vector'] })));
         for (const snapshot of snapshots.flat()) {
           const vector = snapshot.get('vector') as Uint8Array | undefined;
           if (vector) found.set(textById.get(snapshot.id)!, decodeVector(vector));
@@ -280,6 +280,9 @@ export class FirestoreStore implements Store {
   }
 
   async close(): Promise<void> {
+    // Terminating the client under the warm-up read makes that read fail inside the client, where
+    // nothing here can catch it.
+    await this.#warm;
     await this.#db.terminate();
   }
 

@@ -10,9 +10,10 @@ import { FakeClock, storeContract } from './store-contract.js';
 const PROJECT = 'llmops-gate-store-test';
 
 describe('FirestoreStore connecting', () => {
-  /** Just enough of a Firestore client to see which documents are read. */
-  function fakeClient(get: (path: string) => Promise<unknown>): { client: Firestore; reads: string[] } {
+  /** Just enough of a Firestore client to see which documents are read, and with which options. */
+  function fakeClient(get: (path: string) => Promise<unknown>): { client: Firestore; reads: string[]; batchOptions: unknown[] } {
     const reads: string[] = [];
+    const batchOptions: unknown[] = [];
     const collection = (name: string): unknown => ({
       doc: (id: string) => ({
         get: () => {
@@ -22,7 +23,11 @@ describe('FirestoreStore connecting', () => {
         collection: (sub: string) => collection(`${name}/${id}/${sub}`),
       }),
     });
-    return { client: { collection } as unknown as Firestore, reads };
+    const getAll = async (...args: unknown[]) => {
+      batchOptions.push(args.at(-1));
+      return [];
+    };
+    return { client: { collection, getAll } as unknown as Firestore, reads, batchOptions };
   }
 
   it('opens its connection when constructed, with a read no cached answer can be', async () => {
@@ -31,6 +36,14 @@ describe('FirestoreStore connecting', () => {
     expect(reads).toEqual(['p_responses/~warm-up']);
     await expect(store.ready()).resolves.toBeUndefined();
     expect(documentId('~warm-up')).not.toBe('~warm-up');
+  });
+
+  it('reads only the field it uses of a cached answer (result) and of an embedding (vector)', async () => {
+    const { client, batchOptions } = fakeClient(async () => ({ get: () => undefined }));
+    const store = new FirestoreStore({ projectId: PROJECT, firestore: client });
+    await store.responses.getMany!(['a', 'b']);
+    await store.embeddings.getMany('m', ['t']);
+    expect(batchOptions).toEqual([{ fieldMask: ['result'] }, { fieldMask: ['vector'] }]);
   });
 
   it('is ready even when that read fails: the next operation reports the failure', async () => {
