@@ -346,7 +346,7 @@ async function runEvaluation(
  * The cached answers are read in batches, several at once, and the first model calls wait for the
  * first batch only: sent alone, it is answered sooner, and the later batches (needed only once the
  * first calls are out) follow as soon as it is in. Measured on the Firestore emulator, a first batch
- * of 50 keys took 50–170 ms beside three larger ones and about 20 ms alone.
+ * of 50 keys was answered 30–90 ms after it was sent beside three larger ones, 10–35 ms alone.
  */
 function firstReadAlone(cache: ResponseCache): ResponseCache {
   const getMany = cache.getMany?.bind(cache);
