@@ -60,7 +60,8 @@ export function parseDataset(text: string, file: string): Parsed<DatasetCase[]> 
   const cases: DatasetCase[] = [];
   const firstLineOfId = new Map<string, number>();
   for (const rawCase of raw.cases) {
-    const result = GoldenCase.safeParse(rawCase.value);
+    const plain = plainCase(rawCase.value);
+    const result = plain ? { success: true as const, data: plain } : GoldenCase.safeParse(rawCase.value);
     if (!result.success) {
       problems.push(...caseProblems(result.error, file, rawCase));
       continue;
@@ -77,6 +78,48 @@ export function parseDataset(text: string, file: string): Parsed<DatasetCase[]> 
   if (problems.length > 0) return { ok: false, problems: capProblems(problems, file) };
   if (cases.length === 0) return { ok: false, problems: [{ file, line: 1, message: 'the dataset has no cases' }] };
   return { ok: true, value: cases };
+}
+
+/**
+ * The usual case, `{id, vars, reference, tags}` with values of the right types, read without the
+ * schema (a thousand cases took 14–47 ms through it, under 5 ms this way), with the result the
+ * schema gives. Anything else (an assertion, an unknown field, a wrong type) is left to the schema,
+ * for its messages: `undefined`.
+ */
+export function plainCase(value: unknown): GoldenCase | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const fields = value as Record<string, unknown>;
+  let id: string | undefined;
+  let vars: Record<string, unknown> = {};
+  let reference: string | undefined;
+  let tags: string[] = [];
+  for (const key of Object.keys(fields)) {
+    const field = fields[key];
+    switch (key) {
+      case 'id':
+        if (typeof field === 'string' || (typeof field === 'number' && Number.isFinite(field))) id = String(field).trim();
+        else return undefined;
+        break;
+      case 'vars':
+        if (typeof field !== 'object' || field === null || Array.isArray(field) || Object.getPrototypeOf(field) !== Object.prototype) return undefined;
+        // The schema copies the variables key by key: a `__proto__` key would set the copy's prototype.
+        if (Object.hasOwn(field, '__proto__')) return undefined;
+        vars = { ...(field as Record<string, unknown>) };
+        break;
+      case 'reference':
+        if (typeof field !== 'string') return undefined;
+        reference = field;
+        break;
+      case 'tags':
+        if (!Array.isArray(field) || !field.every((tag) => typeof tag === 'string')) return undefined;
+        tags = [...(field as string[])];
+        break;
+      default:
+        return undefined;
+    }
+  }
+  if (!id) return undefined;
+  return { id, vars, ...(reference === undefined ? {} : { reference }), tags, assert: [] };
 }
 
 function readRawCases(text: string, file: string): RawCases {

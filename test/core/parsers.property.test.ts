@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { parseConfig } from '../../src/core/config.js';
-import { MAX_PROBLEMS, parseDataset } from '../../src/core/dataset.js';
+import { GoldenCase, MAX_PROBLEMS, parseDataset, plainCase } from '../../src/core/dataset.js';
 import { parseManifest } from '../../src/core/manifest.js';
 import type { Parsed } from '../../src/core/problem.js';
 import { parsePrompt, renderPrompt, type PromptTemplate } from '../../src/core/prompt.js';
@@ -156,5 +156,51 @@ describe('renderPrompt never throws', () => {
     const prompt: PromptTemplate = { messages: [{ role: 'user', content: '{{c}} {{n}}' }], params: {}, variables: ['c', 'n'], lines: [1] };
     const result = renderPrompt(prompt, { c: cyclic, n: 10n }, { file: 'd.jsonl', line: 1, id: 'a' }, 'p.md');
     expect(result).toEqual({ ok: true, value: [{ role: 'user', content: '[object Object] 10' }] });
+  });
+});
+
+describe('the dataset fast path', () => {
+  // Values of each field, right and wrong types mixed, so both paths are taken often.
+  const fieldValue = fc.oneof(
+    fc.string(),
+    fc.constantFrom('', ' ', '  spaced id  ', '__proto__', 'constructor'),
+    fc.integer(),
+    fc.double(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.array(fc.string(), { maxLength: 3 }),
+    fc.array(fc.oneof(fc.string(), fc.integer()), { maxLength: 3 }),
+    fc.dictionary(fc.oneof(fc.string(), fc.constantFrom('__proto__', 'constructor', 'toString')), fc.jsonValue(), { maxKeys: 3 }),
+  );
+  const rawCase = fc.dictionary(fc.oneof(fc.constantFrom('id', 'vars', 'reference', 'tags'), fc.constantFrom('assert', 'extra', 'Id')), fieldValue, { maxKeys: 5 });
+
+  it('reads a case exactly as the schema does whenever it reads it at all', () => {
+    fc.assert(
+      fc.property(rawCase, (raw) => {
+        // Through JSON, as a dataset line arrives (a `__proto__` key included, as an own property).
+        const value = JSON.parse(JSON.stringify(raw)) as unknown;
+        const plain = plainCase(value);
+        if (plain === undefined) return;
+        const parsed = GoldenCase.safeParse(value);
+        expect(parsed.success).toBe(true);
+        // Same fields, same values, same key order (cases are hashed and serialised).
+        expect(JSON.stringify(plain)).toBe(JSON.stringify(parsed.data));
+        expect(plain).toEqual(parsed.data);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('reads the usual case itself and leaves assertions and unknown fields to the schema', () => {
+    expect(plainCase({ id: 7, vars: { q: 'Where is my parcel?' }, reference: 'On its way.', tags: ['orders'] })).toEqual({
+      id: '7',
+      vars: { q: 'Where is my parcel?' },
+      reference: 'On its way.',
+      tags: ['orders'],
+      assert: [],
+    });
+    expect(plainCase({ id: 'a', assert: [{ type: 'contains', value: 'x' }] })).toBeUndefined();
+    expect(plainCase({ id: 'a', note: 'x' })).toBeUndefined();
+    expect(plainCase({ id: '  ' })).toBeUndefined();
   });
 });
