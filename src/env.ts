@@ -9,6 +9,8 @@ export const ModelEnv = z.object({
   /** Per-attempt timeout of one model call. */
   LLMOPS_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
   LLMOPS_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(4),
+  /** Runs, cached answers and delivery ids older than this are deleted (the app's store and the CLI's cache file). */
+  LLMOPS_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
 });
 export type ModelEnv = z.infer<typeof ModelEnv>;
 
@@ -47,8 +49,6 @@ export const AppEnv = ModelEnv.extend({
   LLMOPS_PUBSUB_DEAD_LETTER_TOPIC: z.string().min(3).default('llmops-gate-dead-jobs'),
   /** A run still queued or in progress after this many minutes is concluded by the reaper. */
   LLMOPS_STALE_RUN_MINUTES: z.coerce.number().int().min(1).default(30),
-  /** Runs, cached answers and delivery ids older than this are deleted. */
-  LLMOPS_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
 }).refine((env) => env.LLMOPS_STORE !== 'firestore' || env.GOOGLE_CLOUD_PROJECT !== undefined, {
   message: 'LLMOPS_STORE=firestore needs GOOGLE_CLOUD_PROJECT (the project of the Firestore database and the Pub/Sub topic)',
   path: ['GOOGLE_CLOUD_PROJECT'],

@@ -180,7 +180,21 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   } finally {
     // The report is out before the cache has every answer; the process exits only once it has them.
     await cacheWrites;
+    if (store) await purgeExpired(store, env.value.LLMOPS_RETENTION_DAYS, io);
     await store?.close();
+  }
+}
+
+/**
+ * Deletes what the cache file holds past its retention (LLMOPS_RETENTION_DAYS, by when it was
+ * written), as the app's housekeeping does for its store, so the file does not grow without end.
+ * A failure costs only the tidying: it is said on stderr and the exit code stays the verdict's.
+ */
+async function purgeExpired(store: Store, days: number, io: CliIo): Promise<void> {
+  try {
+    await store.purge(Date.now() - days * 86_400_000);
+  } catch (error) {
+    io.stderr(`could not delete cached entries older than ${days} days: ${error instanceof Error ? error.message : String(error)}\n`);
   }
 }
 

@@ -272,6 +272,38 @@ describe('llmops-gate eval with the cache file', () => {
     expect(held.vectors.size).toBeGreaterThan(0);
   });
 
+  it('deletes what the cache file holds past LLMOPS_RETENTION_DAYS once the run is over', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llmops-cli-cache-'));
+    try {
+      const file = join(dir, 'answers.sqlite');
+      await cli(evalArgs('--cache', file), live());
+      const count = (table: string) => {
+        const db = new Database(file, { readonly: true });
+        try {
+          return (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+        } finally {
+          db.close();
+        }
+      };
+      expect(count('responses')).toBe(6);
+      const embedded = count('embeddings');
+      expect(embedded).toBeGreaterThan(0);
+      // The answers were written 31 days ago, the embeddings today.
+      const db = new Database(file);
+      db.prepare('UPDATE responses SET written_at = written_at - ?').run(31 * 86_400_000);
+      db.close();
+
+      const again = await cli(evalArgs('--cache', file), { ...live(), LLMOPS_RETENTION_DAYS: '30' });
+
+      // Still read by this run (nothing is deleted before it ends), then deleted.
+      expect(totals(again.stdout)).toMatchObject({ calls: 0, cachedCalls: 6 });
+      expect(count('responses')).toBe(0);
+      expect(count('embeddings')).toBe(embedded);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('exits 2 when the cache file cannot be opened', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'llmops-cli-cache-'));
     try {
