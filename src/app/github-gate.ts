@@ -118,8 +118,9 @@ export class GitHubGate {
     const stored = await this.deps.runs?.getRun(queued.runId);
     if (stored && !isOpen(stored)) return;
     const newest = await this.newestHead(queued);
-    // A head superseded before its job started never gets a check run at all.
-    if (newest !== queued.headSha && !startedJob(queued, stored)) {
+    // A head superseded before its job started never gets a check run at all (unless an earlier
+    // worker already asked GitHub for one: that one is found and concluded below).
+    if (newest !== queued.headSha && !startedJob(queued, stored) && !checkRunRequested(stored)) {
       this.deps.log.info({ runId: queued.runId, newest }, 'skipped the job of a superseded head');
       return;
     }
@@ -134,7 +135,11 @@ export class GitHubGate {
     const known = startedJob(queued, claimed.run ?? stored);
     const state: JobState = known ? { started: known } : { checkRunRequested: checkRunRequested(claimed.run ?? stored) };
     if (newest !== queued.headSha) {
-      if (state.started) await this.cancel(client, state.started, newest);
+      // A worker that stopped after asking GitHub for the check run, before recording its id, left
+      // a check run no record points to: found by its external id, it is concluded too.
+      const found = !state.started && state.checkRunRequested ? await client.findCheckRun(queued.headSha, this.deps.checkName, queued.runId) : undefined;
+      const started = state.started ?? (found ? { ...queued, checkRunId: found.id, checkRunUrl: found.url } : undefined);
+      if (started) await this.cancel(client, started, newest);
       else await this.setRun(queued, { status: 'cancelled' });
       return;
     }

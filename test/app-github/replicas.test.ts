@@ -296,6 +296,72 @@ describe('two replicas sharing a run store', () => {
     expect(await store.runs.getRun(runId)).toMatchObject({ status: 'completed', checkRunId: 101 });
   });
 
+  it('a superseded job whose earlier worker created the check run but never recorded its id finds that check run and concludes it cancelled', async () => {
+    fake = new FakeGitHub()
+      .token(1)
+      .token(1)
+      .repo(REPO, files())
+      .createCheck(REPO, 101)
+      .pullFiles(REPO, PR_NUMBER, [['prompts/support.md']])
+      .listCheckRuns(REPO, HEAD_SHA, 'llmops-gate')
+      .updateCheck(REPO, 101, 1);
+    const store = new MemoryStore();
+    // Replica A freezes when it goes to record the check run's id, as in the test above.
+    let froze!: () => void;
+    const aFroze = new Promise<void>((resolve) => (froze = resolve));
+    let gone!: (error: Error) => void;
+    const goneForGood = new Promise<RunRecord | undefined>((_resolve, reject) => (gone = reject));
+    goneForGood.catch(() => undefined);
+    let frozen = false;
+    const runsA: RunStore = {
+      ...store.runs,
+      updateRun: async (id, change) => {
+        const current = frozen ? undefined : await store.runs.getRun(id);
+        if (current && current.checkRunId === undefined && change(current)?.checkRunId !== undefined) {
+          frozen = true;
+          froze();
+        }
+        return frozen ? goneForGood : store.runs.updateRun(id, change);
+      },
+    };
+    const storeA: Store = { responses: store.responses, embeddings: store.embeddings, deliveries: store.deliveries, runs: runsA, purge: (before) => store.purge(before), close: () => store.close() };
+    const a = replica(storeA, new BlockingLlm(), { runLeaseMs: 200 });
+    await a.app.receive('pull_request', fixture('pull_request.opened'), 'delivery-a');
+    await aFroze;
+    const runId = runIdOf({ owner: 'Codertocat', repo: 'Hello-World', headSha: HEAD_SHA, deliveryId: 'delivery-a' });
+    const job: GateJob = {
+      owner: 'Codertocat',
+      repo: 'Hello-World',
+      installationId: 1,
+      headSha: HEAD_SHA,
+      baseSha: BASE_SHA,
+      headRef: 'changes',
+      baseRef: 'master',
+      pullNumber: PR_NUMBER,
+      isFork: false,
+      deliveryId: 'delivery-a',
+      runId,
+      suites: [],
+      noCache: false,
+      approved: false,
+    };
+    // Meanwhile a newer commit was pushed to the pull request.
+    await store.runs.recordLatestHead(supersedeKey(job), { sha: SHA_B, requestedAt: Date.now() });
+
+    // The queue delivers the older job again, to replica B.
+    const llmB = new BlockingLlm();
+    const b = replica(store, llmB);
+    await b.app.parts.gate.run(job);
+    gone(new Error('the process is gone'));
+    await a.queue.drain();
+
+    fake.verify();
+    expect(fake.bodies('POST', `/repos/${REPO}/check-runs`)).toHaveLength(1);
+    expect(fake.checkRunBodies(REPO, 101).at(-1)).toMatchObject({ status: 'completed', conclusion: 'cancelled', output: { title: `Superseded by ${SHA_B.slice(0, 7)}` } });
+    expect(llmB.requests).toEqual([]);
+    expect(await store.runs.getRun(runId)).toMatchObject({ status: 'cancelled' });
+  });
+
   it('a job for an older head that reaches a replica after another replica was given a newer one posts nothing', async () => {
     fake = new FakeGitHub()
       .token(1)
