@@ -1010,7 +1010,8 @@ const MIN_DRIFT_CASES = 5;
 /**
  * Above this many answers on either side, drift's permutation test draws at most
  * `DRIFT_LARGE_PERMUTATIONS` shuffles (500 otherwise): each shuffle is a pass over every vector, so
- * at 1,000 answers a side with 1,536-dimensional embeddings 500 of them took 1.3 s, 200 take 0.5 s.
+ * at 1,000 answers a side with 1,536-dimensional embeddings (a clear drift, so no early stop) the
+ * panel took 0.95 s with 500 of them, 0.4–0.6 s with 200.
  * The smallest p-value it can show is then 1/201 (0.005), for a panel that informs and gates nothing.
  */
 const DRIFT_LARGE_SIDE = 500;
