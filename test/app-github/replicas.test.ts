@@ -35,6 +35,56 @@ function files() {
   return { [BASE_SHA]: repoFiles(), [HEAD_SHA]: repoFiles({ 'prompts/support.md': prompt('VERSION-A') }), [SHA_B]: repoFiles({ 'prompts/support.md': prompt('VERSION-B') }) };
 }
 
+/** The job a webhook delivery of the opened pull request enqueues, as the queue would deliver it (again). */
+function openedJob(deliveryId: string): GateJob {
+  return {
+    owner: 'Codertocat',
+    repo: 'Hello-World',
+    installationId: 1,
+    headSha: HEAD_SHA,
+    baseSha: BASE_SHA,
+    headRef: 'changes',
+    baseRef: 'master',
+    pullNumber: PR_NUMBER,
+    isFork: false,
+    deliveryId,
+    runId: runIdOf({ owner: 'Codertocat', repo: 'Hello-World', headSha: HEAD_SHA, deliveryId }),
+    suites: [],
+    noCache: false,
+    approved: false,
+  };
+}
+
+/**
+ * A view of `store` for a replica whose process freezes when it goes to record its check run's id:
+ * that write, and every run update after it (its lease renewals too), waits until `gone` is called
+ * and then fails. `froze` resolves when it froze.
+ */
+function freezingStore(store: MemoryStore): { store: Store; froze: Promise<void>; gone: () => void } {
+  let frozeNow!: () => void;
+  const froze = new Promise<void>((resolve) => (frozeNow = resolve));
+  let fail!: (error: Error) => void;
+  const goneForGood = new Promise<RunRecord | undefined>((_resolve, reject) => (fail = reject));
+  goneForGood.catch(() => undefined);
+  let frozen = false;
+  const runs: RunStore = {
+    ...store.runs,
+    updateRun: async (id, change) => {
+      const current = frozen ? undefined : await store.runs.getRun(id);
+      if (current && current.checkRunId === undefined && change(current)?.checkRunId !== undefined) {
+        frozen = true;
+        frozeNow();
+      }
+      return frozen ? goneForGood : store.runs.updateRun(id, change);
+    },
+  };
+  return {
+    store: { responses: store.responses, embeddings: store.embeddings, deliveries: store.deliveries, runs, purge: (before) => store.purge(before), close: () => store.close() },
+    froze,
+    gone: () => fail(new Error('the process is gone')),
+  };
+}
+
 describe('two replicas sharing a run store', () => {
   it("stops a replica's running evaluation when another replica is given a newer head, concluding it superseded", async () => {
     fake = new FakeGitHub()
@@ -175,22 +225,7 @@ describe('two replicas sharing a run store', () => {
       .comments(REPO, PR_NUMBER)
       .createComment(REPO, PR_NUMBER);
     const store = new MemoryStore();
-    const job: GateJob = {
-      owner: 'Codertocat',
-      repo: 'Hello-World',
-      installationId: 1,
-      headSha: HEAD_SHA,
-      baseSha: BASE_SHA,
-      headRef: 'changes',
-      baseRef: 'master',
-      pullNumber: PR_NUMBER,
-      isFork: false,
-      deliveryId: 'delivery-555',
-      runId: runIdOf({ owner: 'Codertocat', repo: 'Hello-World', headSha: HEAD_SHA, deliveryId: 'delivery-555' }),
-      suites: [],
-      noCache: false,
-      approved: false,
-    };
+    const job = openedJob('delivery-555');
     // A worker created the check and died: its lease ended a moment ago and was never renewed.
     await store.runs.createRun({
       id: job.runId,
@@ -231,56 +266,22 @@ describe('two replicas sharing a run store', () => {
       .comments(REPO, PR_NUMBER)
       .createComment(REPO, PR_NUMBER);
     const store = new MemoryStore();
-    // Replica A's process freezes when it goes to record the check run's id: that write, and every
-    // run update after it (its lease renewals too), waits until the test ends and then fails.
-    let froze!: () => void;
-    const aFroze = new Promise<void>((resolve) => (froze = resolve));
-    let gone!: (error: Error) => void;
-    const goneForGood = new Promise<RunRecord | undefined>((_resolve, reject) => (gone = reject));
-    goneForGood.catch(() => undefined);
-    let frozen = false;
-    const runsA: RunStore = {
-      ...store.runs,
-      updateRun: async (id, change) => {
-        const current = frozen ? undefined : await store.runs.getRun(id);
-        if (current && current.checkRunId === undefined && change(current)?.checkRunId !== undefined) {
-          frozen = true;
-          froze();
-        }
-        return frozen ? goneForGood : store.runs.updateRun(id, change);
-      },
-    };
-    const storeA: Store = { responses: store.responses, embeddings: store.embeddings, deliveries: store.deliveries, runs: runsA, purge: (before) => store.purge(before), close: () => store.close() };
+    // Replica A's process freezes when it goes to record the check run's id.
+    const freezing = freezingStore(store);
     const llmA = new BlockingLlm();
-    const a = replica(storeA, llmA, { runLeaseMs: 200 });
+    const a = replica(freezing.store, llmA, { runLeaseMs: 200 });
     await a.app.receive('pull_request', fixture('pull_request.opened'), 'delivery-a');
-    await aFroze;
+    await freezing.froze;
     const runId = runIdOf({ owner: 'Codertocat', repo: 'Hello-World', headSha: HEAD_SHA, deliveryId: 'delivery-a' });
     expect(fake.bodies('POST', `/repos/${REPO}/check-runs`)).toEqual([expect.objectContaining({ external_id: runId })]);
     expect((await store.runs.getRun(runId))?.checkRunId).toBeUndefined();
 
     // The queue delivers the job again, to replica B, which waits for A's lease to run out.
-    const job: GateJob = {
-      owner: 'Codertocat',
-      repo: 'Hello-World',
-      installationId: 1,
-      headSha: HEAD_SHA,
-      baseSha: BASE_SHA,
-      headRef: 'changes',
-      baseRef: 'master',
-      pullNumber: PR_NUMBER,
-      isFork: false,
-      deliveryId: 'delivery-a',
-      runId,
-      suites: [],
-      noCache: false,
-      approved: false,
-    };
     const llmB = new BlockingLlm();
     const b = replica(store, llmB);
-    await b.app.parts.gate.run(job);
+    await b.app.parts.gate.run(openedJob('delivery-a'));
     const sentByB = fake.requests.length;
-    gone(new Error('the process is gone'));
+    freezing.gone();
     await a.queue.drain();
 
     fake.verify();
@@ -307,44 +308,12 @@ describe('two replicas sharing a run store', () => {
       .updateCheck(REPO, 101, 1);
     const store = new MemoryStore();
     // Replica A freezes when it goes to record the check run's id, as in the test above.
-    let froze!: () => void;
-    const aFroze = new Promise<void>((resolve) => (froze = resolve));
-    let gone!: (error: Error) => void;
-    const goneForGood = new Promise<RunRecord | undefined>((_resolve, reject) => (gone = reject));
-    goneForGood.catch(() => undefined);
-    let frozen = false;
-    const runsA: RunStore = {
-      ...store.runs,
-      updateRun: async (id, change) => {
-        const current = frozen ? undefined : await store.runs.getRun(id);
-        if (current && current.checkRunId === undefined && change(current)?.checkRunId !== undefined) {
-          frozen = true;
-          froze();
-        }
-        return frozen ? goneForGood : store.runs.updateRun(id, change);
-      },
-    };
-    const storeA: Store = { responses: store.responses, embeddings: store.embeddings, deliveries: store.deliveries, runs: runsA, purge: (before) => store.purge(before), close: () => store.close() };
-    const a = replica(storeA, new BlockingLlm(), { runLeaseMs: 200 });
+    const freezing = freezingStore(store);
+    const a = replica(freezing.store, new BlockingLlm(), { runLeaseMs: 200 });
     await a.app.receive('pull_request', fixture('pull_request.opened'), 'delivery-a');
-    await aFroze;
-    const runId = runIdOf({ owner: 'Codertocat', repo: 'Hello-World', headSha: HEAD_SHA, deliveryId: 'delivery-a' });
-    const job: GateJob = {
-      owner: 'Codertocat',
-      repo: 'Hello-World',
-      installationId: 1,
-      headSha: HEAD_SHA,
-      baseSha: BASE_SHA,
-      headRef: 'changes',
-      baseRef: 'master',
-      pullNumber: PR_NUMBER,
-      isFork: false,
-      deliveryId: 'delivery-a',
-      runId,
-      suites: [],
-      noCache: false,
-      approved: false,
-    };
+    await freezing.froze;
+    const job = openedJob('delivery-a');
+    const runId = job.runId;
     // Meanwhile a newer commit was pushed to the pull request.
     await store.runs.recordLatestHead(supersedeKey(job), { sha: SHA_B, requestedAt: Date.now() });
 
@@ -352,7 +321,7 @@ describe('two replicas sharing a run store', () => {
     const llmB = new BlockingLlm();
     const b = replica(store, llmB);
     await b.app.parts.gate.run(job);
-    gone(new Error('the process is gone'));
+    freezing.gone();
     await a.queue.drain();
 
     fake.verify();
@@ -380,22 +349,7 @@ describe('two replicas sharing a run store', () => {
     const before = fake.requests.length;
 
     // The older head's job, enqueued before the push and delivered late (or again) to replica A.
-    const late: GateJob = {
-      owner: 'Codertocat',
-      repo: 'Hello-World',
-      installationId: 1,
-      headSha: HEAD_SHA,
-      baseSha: BASE_SHA,
-      headRef: 'changes',
-      baseRef: 'master',
-      pullNumber: PR_NUMBER,
-      isFork: false,
-      deliveryId: 'delivery-a',
-      runId: runIdOf({ owner: 'Codertocat', repo: 'Hello-World', headSha: HEAD_SHA, deliveryId: 'delivery-a' }),
-      suites: [],
-      noCache: false,
-      approved: false,
-    };
+    const late = openedJob('delivery-a');
     await a.app.parts.gate.run(late);
 
     fake.verify();
