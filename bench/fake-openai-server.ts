@@ -242,7 +242,7 @@ export async function startFakeOpenAiServer(initial: Partial<FakeServerConfig> =
       const completionTokens = tokens(content);
       // The latency counts from the request's arrival to the answer's last byte written: reading and
       // answering it is part of it.
-      await delayUntil(started + config.latencyMs - chatLead.ms);
+      await delayUntil(started + config.latencyMs - chatLead.for(config.latencyMs));
       completionId += 1;
       sendJson(res, 200, {
         id: `chatcmpl-bench-${completionId}`,
@@ -282,7 +282,7 @@ export async function startFakeOpenAiServer(initial: Partial<FakeServerConfig> =
       return { object: 'embedding', index, embedding };
     });
     const promptTokens = texts.reduce((n, t) => n + tokens(t), 0);
-    await delayUntil(started + config.embeddingLatencyMs - embeddingLead.ms);
+    await delayUntil(started + config.embeddingLatencyMs - embeddingLead.for(config.embeddingLatencyMs));
     sendJson(res, 200, { object: 'list', data, model: request.model, usage: { prompt_tokens: promptTokens, total_tokens: promptTokens } });
     res.on('finish', () => {
       const held = performance.now() - started;
@@ -321,11 +321,21 @@ function delay(ms: number): Promise<void> {
  * controller); it stays between 0 and 2 ms.
  */
 class Lead {
-  ms = 0;
+  #ms = 0;
+  #latencyMs = Number.NaN;
+
+  /** The lead for this latency: none below 5 ms, and learnt afresh when the latency changes. */
+  for(latencyMs: number): number {
+    if (latencyMs !== this.#latencyMs) {
+      this.#latencyMs = latencyMs;
+      this.#ms = 0;
+    }
+    return latencyMs < 5 ? 0 : this.#ms;
+  }
 
   observe(heldMs: number, latencyMs: number): void {
-    if (latencyMs < 5) return;
-    this.ms = Math.min(2, Math.max(0, this.ms + 0.05 * (heldMs - latencyMs)));
+    if (latencyMs < 5 || latencyMs !== this.#latencyMs) return;
+    this.#ms = Math.min(2, Math.max(0, this.#ms + 0.05 * (heldMs - latencyMs)));
   }
 }
 

@@ -1,3 +1,4 @@
+import { stopOfflineEncoder } from './adapters/local/offline-embedder.js';
 import type { GitHubGate } from './app/github-gate.js';
 import type { AppEnv } from './env.js';
 import type { Infrastructure } from './infrastructure.js';
@@ -34,6 +35,8 @@ export async function handOver(gate: GitHubGate, infrastructure: Infrastructure,
     await infrastructure.queue.stop({ abandon: true });
     await gate.released();
     await infrastructure.close();
+    // The jobs are handed back: an embedding still under way on the encoder thread has no reader.
+    await stopOfflineEncoder();
     log.info({}, 'stopped: jobs in hand were handed back to the queue');
   } catch (error) {
     log.warn({ err: String(error) }, 'could not hand the jobs in hand back; they return to the queue when their leases run out');

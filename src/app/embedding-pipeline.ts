@@ -31,6 +31,14 @@ export class EmbeddingPipeline {
     this.#signal = signal;
   }
 
+  /**
+   * Resolves once every vector embedded so far is written to the cache (failed writes included:
+   * it never rejects). Read it again after `finish` for the writes that started since.
+   */
+  get written(): Promise<void> {
+    return this.#written;
+  }
+
   /** Texts that will be scored: read from the cache, or embedded, in the background. */
   add(texts: Iterable<string>): void {
     for (const text of texts) {

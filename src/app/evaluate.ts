@@ -266,6 +266,8 @@ async function runEvaluation(
   await runner.prefetch(tasks.flatMap((t) => Array.from({ length: t.sampleCount }, (_, i) => [t.request, t.sampleOffset + i] as const)));
   // The answers' embeddings are read from the cache (and full batches embedded) while the model answers.
   const embeddings = new EmbeddingPipeline(embedder, embeddingCache, deps.signal);
+  // Read when the run ends, however it ends: the vectors embedded by then are stored.
+  writes.add(() => embeddings.written);
   await runTasks(tasks, runner, concurrency, deps.onProgress, (task) => {
     embeddings.add(scoredTexts(task));
     // Answers cut short by a stop are not answers: a later attempt asks again.
@@ -285,8 +287,7 @@ async function runEvaluation(
   // otherwise they finish while the outputs are embedded and scored.
   if (deps.deferWrites) writes.hold();
   void runner.flush();
-  const { vectors, written } = await embedAll(suites, tasks, embedder, embeddings);
-  writes.add(() => written);
+  const { vectors } = await embedAll(suites, tasks, embedder, embeddings);
   // Scoring holds the event loop: cache writes just started reach the wire first.
   if (!deps.deferWrites) for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => setImmediate(resolve));
   const results = suites.map((s) => scoreSuite(s, vectors));
@@ -572,18 +573,18 @@ function scoredTexts(task: CaseTask): string[] {
 
 /**
  * Every distinct output and reference embedded once for the whole run: most were read or embedded
- * while the model answered (`EmbeddingPipeline`); the rest here. The new vectors' cache write is
- * returned unawaited (`written`): scoring need not wait for it.
+ * while the model answered (`EmbeddingPipeline`); the rest here. The new vectors' cache writes are
+ * the run's `CacheWrites` to wait for (`pipeline.written`): scoring need not wait for them.
  */
-async function embedAll(suites: LoadedSuite[], tasks: CaseTask[], embedder: Embedder, pipeline: EmbeddingPipeline): Promise<{ vectors: Vectors; written: Promise<void> }> {
+async function embedAll(suites: LoadedSuite[], tasks: CaseTask[], embedder: Embedder, pipeline: EmbeddingPipeline): Promise<{ vectors: Vectors }> {
   const texts = new Set(tasks.flatMap(scoredTexts));
-  if (texts.size === 0) return { vectors: new Map(), written: Promise.resolve() };
+  if (texts.size === 0) return { vectors: new Map() };
   try {
-    return await pipeline.finish(texts);
+    return { vectors: (await pipeline.finish(texts)).vectors };
   } catch (error) {
     const message = `embeddings with ${embedder.model} failed: ${errorMessage(error)}`;
     for (const suite of suites) if (suite.tasks.length > 0) suite.embeddingError = message;
-    return { vectors: new Map(), written: Promise.resolve() };
+    return { vectors: new Map() };
   }
 }
 

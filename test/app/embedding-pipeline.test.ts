@@ -64,6 +64,34 @@ describe('EmbeddingPipeline', () => {
     expect(vectors.size).toBe(5000);
   });
 
+  it('tells when the vectors embedded so far are stored, also when a later request fails', async () => {
+    let store!: () => void;
+    const stored = new Promise<void>((resolve) => (store = resolve));
+    const cache = new MapCache();
+    const slowCache: EmbeddingCache = { getMany: (model, texts) => cache.getMany(model, texts), setMany: (model, entries) => stored.then(() => cache.setMany(model, entries)) };
+    let calls = 0;
+    const flaky: Embedder = {
+      model: 'test/len',
+      embed: async (batch) => {
+        calls += 1;
+        if (calls > 1) throw new Error('503 from the embeddings endpoint');
+        return batch.map((text) => [text.length]);
+      },
+    };
+    const pipeline = new EmbeddingPipeline(flaky, slowCache);
+    pipeline.add(texts(2048, 'a'));
+    await settle();
+    await settle();
+    await expect(pipeline.finish(['late'])).rejects.toThrow('503');
+    let done = false;
+    void pipeline.written.then(() => (done = true));
+    await settle();
+    expect(done).toBe(false);
+    store();
+    await pipeline.written;
+    expect(cache.writes.map((batch) => batch.length)).toEqual([2048]);
+  });
+
   it('embeds what an unreadable cache holds, and fails when the embedder does', async () => {
     const cache = new MapCache(new Map([['a', [1]]]), true);
     const embedder = new CountingEmbedder();

@@ -88,6 +88,11 @@ class EncoderThread {
       this.#pending.clear();
     };
     this.#worker.on('error', (error) => fail(error.message));
+    // A reply that cannot be read would leave its caller waiting: the thread is stopped instead.
+    this.#worker.on('messageerror', (error) => {
+      fail(`a reply could not be read (${error.message})`);
+      void this.#worker.terminate();
+    });
     this.#worker.on('exit', (code) => fail(`its thread exited with code ${code}`));
     // An idle thread does not keep the process alive; one with work in hand does.
     this.#worker.unref();

@@ -67,6 +67,8 @@ const PURGE_PAGE = 500;
 const TRANSACTION_ATTEMPTS = 20;
 // Read when the store opens, to set up the connection; `documentId` never yields it (its escaped ids
 // are `~` and 64 hex digits), so no cached answer is ever read by it.
+/** The longest `close` waits for the connection's warm-up read to end. */
+const CLOSE_WAITS_FOR_WARM_UP_MS = 2_000;
 const WARM_UP_ID = '~warm-up';
 
 export class FirestoreStore implements Store {
@@ -281,8 +283,11 @@ export class FirestoreStore implements Store {
 
   async close(): Promise<void> {
     // Terminating the client under the warm-up read makes that read fail inside the client, where
-    // nothing here can catch it.
-    await this.#warm;
+    // nothing here can catch it; but an unreachable Firestore retries that read for tens of
+    // seconds, longer than a platform waits for a stopping replica. It is waited for up to 2 s.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.#warm, new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAITS_FOR_WARM_UP_MS)))]);
+    clearTimeout(timer);
     await this.#db.terminate();
   }
 

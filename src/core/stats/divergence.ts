@@ -105,7 +105,7 @@ export function embeddingDrift(
     method:
       `Jensen-Shannon divergence averaged over ${projections} seeded random projections (${bins}-bin histograms on the pooled range); ` +
       `p-value from ${test.shuffles} label permutations of the centroid distance` +
-      (test.shuffles < permutations ? ` (stopped once ${stopAfter} were at least as distant)` : ''),
+      (test.stopped ? ` (stopped once ${stopAfter} were at least as distant)` : ''),
   };
 }
 
@@ -186,7 +186,7 @@ function centroidPermutationP(
   permutations: number,
   stopAfter: number,
   rng: () => number,
-): { pValue: number; shuffles: number } {
+): { pValue: number; shuffles: number; stopped: boolean } {
   const rows = pooled.length / dimensions;
   const headCount = rows - baseCount;
   // Shuffle only the smaller group's members; the other group's sum is the pooled sum minus it.
@@ -221,9 +221,9 @@ function centroidPermutationP(
       indices[i] = indices[j]!;
       indices[j] = swap;
     }
-    if (distance(indices) >= threshold && ++atLeastAsFar === stopAfter) return { pValue: stopAfter / (p + 1), shuffles: p + 1 };
+    if (distance(indices) >= threshold && ++atLeastAsFar === stopAfter) return { pValue: stopAfter / (p + 1), shuffles: p + 1, stopped: true };
   }
-  return { pValue: (1 + atLeastAsFar) / (1 + permutations), shuffles: permutations };
+  return { pValue: (1 + atLeastAsFar) / (1 + permutations), shuffles: permutations, stopped: false };
 }
 
 /** out = the sum of the rows `members[0..count)` of the row-major matrix; four rows a pass, the hot loop of the permutation test. */

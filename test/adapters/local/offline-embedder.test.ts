@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { OFFLINE_EMBEDDING_DIMENSIONS, OfflineEmbedder, stopOfflineEncoder } from '../../../src/adapters/local/offline-embedder.js';
+import { keepConsoleOutput } from '../../../src/adapters/local/thread-console.js';
 import { cosineSimilarity } from '../../../src/core/metrics/vector.js';
 
 // Loading the weights takes a fraction of a second, embedding about a hundred short texts a second:
@@ -100,7 +101,19 @@ describe('OfflineEmbedder', () => {
     expect(again).toHaveLength(OFFLINE_EMBEDDING_DIMENSIONS);
   }, 60_000);
 
-  it('prints nothing to the console while loading and embedding', () => {
+  it("keeps its thread's console output instead of printing it, the last lines for an error", () => {
+    const original = jest.fn();
+    const target = { log: original, info: original, warn: original, error: original, debug: original, trace: original } as unknown as Console;
+    const printed = keepConsoleOutput(target);
+    target.warn('Hi there. Looks like you are running TensorFlow.js in Node.js.');
+    target.log('one', 2);
+    target.error('three');
+    target.info('four');
+    expect(original).not.toHaveBeenCalled();
+    expect(printed).toEqual(['one 2', 'three', 'four']);
+  });
+
+  it('prints nothing to this thread\'s console while loading and embedding', () => {
     expect(consoleCalls).toEqual([]);
   });
 });

@@ -27,7 +27,10 @@ describe('FirestoreStore connecting', () => {
       batchOptions.push(args.at(-1));
       return [];
     };
-    return { client: { collection, getAll } as unknown as Firestore, reads, batchOptions };
+    const terminate = async () => {
+      reads.push('terminate');
+    };
+    return { client: { collection, getAll, terminate } as unknown as Firestore, reads, batchOptions };
   }
 
   it('opens its connection when constructed, with a read no cached answer can be', async () => {
@@ -45,6 +48,13 @@ describe('FirestoreStore connecting', () => {
     await store.embeddings.getMany('m', ['t']);
     expect(batchOptions).toEqual([{ fieldMask: ['result'] }, { fieldMask: ['vector'] }]);
   });
+
+  it('closes after waiting at most a moment for a warm-up read that never ends (an unreachable Firestore)', async () => {
+    const { client, reads } = fakeClient(() => new Promise(() => undefined));
+    const store = new FirestoreStore({ projectId: PROJECT, firestore: client });
+    await store.close();
+    expect(reads).toEqual(['responses/~warm-up', 'terminate']);
+  }, 10_000);
 
   it('is ready even when that read fails: the next operation reports the failure', async () => {
     const { client } = fakeClient(() => Promise.reject(new Error('no credentials')));

@@ -100,6 +100,16 @@ describe('embeddingDrift', () => {
     expect(sequential.jsDivergence).toBe(full.jsDivergence);
   });
 
+  it('says it stopped even when the last shuffle allowed was the one that stopped it', () => {
+    const head = gaussianVectors(2, 200, 32);
+    const sequential = embeddingDrift(base, head, { seed: 3 })!;
+    const shuffles = Number(/from (\d+) label permutations/.exec(sequential.method)?.[1]);
+    // The same draws, capped at the shuffle where the 20th at least as distant came.
+    const capped = embeddingDrift(base, head, { seed: 3, permutations: shuffles })!;
+    expect(capped.pValue).toBe(20 / shuffles);
+    expect(capped.method).toContain(`from ${shuffles} label permutations of the centroid distance (stopped once 20 were at least as distant)`);
+  });
+
   it('runs every shuffle when the outputs moved, so a small p-value keeps its resolution', () => {
     const head = base.map((vector) => vector.map((x) => x + 2));
     expect(embeddingDrift(base, head, { seed: 3 })!.method).toContain('from 500 label permutations of the centroid distance');
