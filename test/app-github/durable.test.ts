@@ -15,7 +15,7 @@ import { AppEnv } from '../../src/env.js';
 import { buildInfrastructure, type Infrastructure } from '../../src/infrastructure.js';
 import { describeWithEmulators, EMULATOR_PROJECT } from '../support/emulator-env.js';
 import { ScriptedLlm } from '../support/fakes.js';
-import { BASE_SHA, FakeGitHub, HEAD_SHA, MARKER, PROMPT_BRIEF, PR_NUMBER, REPO, fixture, memoryInfrastructure, pullRequestPayload, repoFiles, startApp, supportModel } from './harness.js';
+import { BASE_SHA, FakeGitHub, HEAD_SHA, MARKER, PROMPT_BRIEF, PR_NUMBER, REPO, fixture, memoryInfrastructure, openedJob, pullRequestPayload, repoFiles, startApp, supportModel } from './harness.js';
 
 const silent = { info() {}, warn() {}, error() {} };
 let fake: FakeGitHub | undefined;
@@ -263,23 +263,7 @@ describe('durable state on the embedded database', () => {
       .listCheckRuns(REPO, HEAD_SHA, 'llmops-gate', [{ id: 777, external_id: runId }]);
     const infrastructure = memoryInfrastructure();
     const app = startApp({ infrastructure });
-    const job = (id: string) => ({
-      owner: 'Codertocat',
-      repo: 'Hello-World',
-      installationId: 1,
-      headSha: HEAD_SHA,
-      baseSha: BASE_SHA,
-      headRef: 'changes',
-      baseRef: 'master',
-      pullNumber: PR_NUMBER,
-      isFork: false,
-      deliveryId: id.split('#')[1]!,
-      runId: id,
-      suites: [],
-      noCache: false,
-      approved: false,
-      checkRunRequested: true,
-    });
+    const job = (id: string) => ({ ...openedJob(id.split('#')[1]!), runId: id, checkRunRequested: true });
     for (const id of [runId, lost]) {
       await infrastructure.store.runs.createRun({ id, repo: REPO, headSha: HEAD_SHA, baseSha: BASE_SHA, status: 'queued', job: job(id), createdAt: 0, updatedAt: 0 });
     }

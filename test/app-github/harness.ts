@@ -13,7 +13,7 @@ import type { GateDeps } from '../../src/app/github-gate.js';
 import { buildApp, type AppParts } from '../../src/deps.js';
 import { InProcessQueue } from '../../src/adapters/local/in-process-queue.js';
 import { MemoryStore } from '../../src/adapters/store/memory-store.js';
-import type { GateJob } from '../../src/app/gate-job.js';
+import { runIdOf, type GateJob } from '../../src/app/gate-job.js';
 import type { JobQueue, JobWorker, Store } from '../../src/ports.js';
 import { AppEnv } from '../../src/env.js';
 import { registerHandlers } from '../../src/index.js';
@@ -189,6 +189,26 @@ export function appOverrides(options: StartOptions, logs: LogLine[]): Partial<Ga
     log,
     ...(options.llm === null ? {} : { llm: options.llm ?? new ScriptedLlm(supportModel) }),
     ...options.gate,
+  };
+}
+
+/** The job a webhook delivery of the opened pull request enqueues, as the queue would deliver it (again). */
+export function openedJob(deliveryId: string): GateJob {
+  return {
+    owner: 'Codertocat',
+    repo: 'Hello-World',
+    installationId: 1,
+    headSha: HEAD_SHA,
+    baseSha: BASE_SHA,
+    headRef: 'changes',
+    baseRef: 'master',
+    pullNumber: PR_NUMBER,
+    isFork: false,
+    deliveryId,
+    runId: runIdOf({ owner: 'Codertocat', repo: 'Hello-World', headSha: HEAD_SHA, deliveryId }),
+    suites: [],
+    noCache: false,
+    approved: false,
   };
 }
 

@@ -10,7 +10,7 @@ import { runIdOf, supersedeKey, type GateJob } from '../../src/app/gate-job.js';
 import type { GateDeps } from '../../src/app/github-gate.js';
 import { handOver } from '../../src/housekeeping.js';
 import type { RunRecord, RunStore, Store } from '../../src/ports.js';
-import { BASE_SHA, BlockingLlm, FakeGitHub, HEAD_SHA, PR_NUMBER, QUESTIONS, REPO, pullRequestPayload, fixture, repoFiles, startApp } from './harness.js';
+import { BASE_SHA, BlockingLlm, FakeGitHub, HEAD_SHA, PR_NUMBER, QUESTIONS, REPO, openedJob, pullRequestPayload, fixture, repoFiles, startApp } from './harness.js';
 
 const SHA_B = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';
 const prompt = (word: string) => `---\nsystem: ${word}. You help Acme customers. Always cite the help link.\n---\nQuestion: {{question}}\n`;
@@ -33,26 +33,6 @@ function replica(store: Store, llm: BlockingLlm, gate: Partial<GateDeps> = {}) {
 
 function files() {
   return { [BASE_SHA]: repoFiles(), [HEAD_SHA]: repoFiles({ 'prompts/support.md': prompt('VERSION-A') }), [SHA_B]: repoFiles({ 'prompts/support.md': prompt('VERSION-B') }) };
-}
-
-/** The job a webhook delivery of the opened pull request enqueues, as the queue would deliver it (again). */
-function openedJob(deliveryId: string): GateJob {
-  return {
-    owner: 'Codertocat',
-    repo: 'Hello-World',
-    installationId: 1,
-    headSha: HEAD_SHA,
-    baseSha: BASE_SHA,
-    headRef: 'changes',
-    baseRef: 'master',
-    pullNumber: PR_NUMBER,
-    isFork: false,
-    deliveryId,
-    runId: runIdOf({ owner: 'Codertocat', repo: 'Hello-World', headSha: HEAD_SHA, deliveryId }),
-    suites: [],
-    noCache: false,
-    approved: false,
-  };
 }
 
 /**
