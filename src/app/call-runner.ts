@@ -47,7 +47,12 @@ const WRITES_IN_FLIGHT = 2;
  */
 const FIRST_READ_BATCH = 50;
 const MAX_READ_BATCH = 300;
-/** Batched reads in flight at once, sent in call order so the batches needed first are answered first. */
+/**
+ * Batched reads in flight at once, sent in call order so the batches needed first are answered
+ * first. The first batch of a read-ahead goes alone, since the first calls wait for it: on the
+ * Firestore emulator a first batch of 50 keys was answered 30–90 ms after it was sent beside three
+ * larger ones, 10–35 ms alone; the later batches, needed only once the first calls are out, follow.
+ */
 const READS_IN_FLIGHT = 4;
 
 /** The error of a call the budget did not allow: never made, never cached, and not a model failure. */
@@ -172,9 +177,12 @@ export function createCallRunner(options: {
       const getMany = cache?.getMany?.bind(cache);
       if (!getMany) return;
       const unread = [...new Set(pairs.map(([request, sample]) => keyOf(request, sample)))].filter((key) => !prefetched.has(key));
+      let first: Promise<unknown> | undefined;
       for (let start = 0, size = FIRST_READ_BATCH; start < unread.length; start += size, size = Math.min(2 * size, MAX_READ_BATCH)) {
         const group = unread.slice(start, start + size);
-        const batch = reads(() => getMany(group)).catch(() => undefined);
+        const read = () => reads(() => getMany(group));
+        const batch = (first ? first.then(read) : read()).catch(() => undefined);
+        first ??= batch;
         for (const key of group) prefetched.set(key, batch);
       }
     },

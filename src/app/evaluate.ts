@@ -248,7 +248,7 @@ async function runEvaluation(
   }
 
   const concurrency = Math.min(config.concurrency, deps.maxConcurrency ?? Number.POSITIVE_INFINITY);
-  const cache = deps.cache && writes.responses(firstReadAlone(deps.cache));
+  const cache = deps.cache && writes.responses(deps.cache);
   const embeddingCache = deps.embeddingCache && writes.embeddings(deps.embeddingCache);
   const runner = createCallRunner({
     llm: deps.llm,
@@ -340,33 +340,6 @@ async function runEvaluation(
     ...(budget ? { budget } : {}),
     ...(backends.rerun.length > 0 ? { baseRerun: backends.rerun } : {}),
     topCases: config.report.top_cases,
-  };
-}
-
-/**
- * The cached answers are read in batches, several at once, and the first model calls wait for the
- * first batch only: sent alone, it is answered sooner, and the later batches (needed only once the
- * first calls are out) follow as soon as it is in. Measured on the Firestore emulator, a first batch
- * of 50 keys was answered 30–90 ms after it was sent beside three larger ones, 10–35 ms alone.
- */
-function firstReadAlone(cache: ResponseCache): ResponseCache {
-  const getMany = cache.getMany?.bind(cache);
-  const setMany = cache.setMany?.bind(cache);
-  let first: Promise<unknown> | undefined;
-  return {
-    get: (key) => cache.get(key),
-    set: (key, result) => cache.set(key, result),
-    ...(setMany ? { setMany } : {}),
-    ...(getMany
-      ? {
-          getMany: (keys: readonly string[]) => {
-            if (first) return first.then(() => getMany(keys));
-            const read = getMany(keys);
-            first = read.catch(() => undefined);
-            return read;
-          },
-        }
-      : {}),
   };
 }
 

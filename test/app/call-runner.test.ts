@@ -90,12 +90,13 @@ describe('createCallRunner', () => {
     await runner.prefetch(pairs);
     const outcomes = Promise.all(pairs.map(([request, sample]) => runner.call(request, sample)));
     await new Promise((resolve) => setTimeout(resolve, 20));
-    // A first batch of 50, then twice as many, read in call order; no call waits for a batch it is
-    // not in, and none starts unread.
-    expect(held.map((h) => h.keys.length)).toEqual([50, 70]);
+    // A first batch of 50 alone, then twice as many once it is answered, read in call order; no
+    // call waits for a batch it is not in, and none starts unread.
+    expect(held.map((h) => h.keys.length)).toEqual([50]);
     expect(llm.requests).toHaveLength(0);
     held[0]!.release();
     await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(held.map((h) => h.keys.length)).toEqual([50, 70]);
     expect(llm.requests.map((r) => r.messages[0]!.content)).toEqual(Array.from({ length: 25 }, (_, i) => `q${2 * i + 1}`));
     held[1]!.release();
     const done = await outcomes;
@@ -119,6 +120,25 @@ describe('createCallRunner', () => {
     await runner.prefetch(pairs.slice(0, 10));
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(sizes).toEqual([50, 100, 200, 300, 50]);
+  });
+
+  it('sends the first batch of a read-ahead alone, and the later ones once it is answered, even when it fails', async () => {
+    const cache = countingCache();
+    const sizes: number[] = [];
+    let failFirst!: () => void;
+    const firstFails = new Promise<void>((_resolve, reject) => (failFirst = () => reject(new Error('unavailable'))));
+    cache.getMany = async (keys) => {
+      sizes.push(keys.length);
+      if (sizes.length === 1) await firstFails;
+      return new Map();
+    };
+    const runner = createCallRunner({ llm: new ScriptedLlm(() => 'ok'), cache, concurrency: 4 });
+    await runner.prefetch(Array.from({ length: 200 }, (_, i) => [ask(`q${i}`), 0] as const));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(sizes).toEqual([50]);
+    failFirst();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(sizes).toEqual([50, 100, 50]);
   });
 
   it('reads key by key when a batched read fails, still calling the model only for what the cache lacks', async () => {
