@@ -59,6 +59,24 @@ function github(checkRunIds: number[]): FakeGitHub {
   return mock;
 }
 
+/**
+ * GitHub for a job two workers share: one check run (101) created once, and as many tokens, check
+ * run updates and pull request file lists as the two workers ask for, then one sticky comment.
+ */
+function crashTestGitHub(): FakeGitHub {
+  const github = new FakeGitHub().repo(REPO, { [BASE_SHA]: repoFiles(), [HEAD_SHA]: repoFiles({ 'prompts/support.md': PROMPT_BRIEF }) }).createCheck(REPO, 101);
+  github
+    .persistentScope()
+    .post('/app/installations/1/access_tokens')
+    .reply(201, { token: 'ghs_installation1', expires_at: new Date(Date.now() + 3_600_000).toISOString() })
+    .patch(`/repos/${REPO}/check-runs/101`)
+    .reply(200, { id: 101 })
+    .get(`/repos/${REPO}/pulls/${PR_NUMBER}/files`)
+    .query({ per_page: '100' })
+    .reply(200, [{ sha: 'bbcd538c8e72b8c175046e27cc8f907076331401', filename: 'prompts/support.md', status: 'modified', additions: 1, deletions: 1, changes: 2 }]);
+  return github.comments(REPO, PR_NUMBER).createComment(REPO, PR_NUMBER);
+}
+
 describe('durable state on the embedded database', () => {
   it('survives a restart: the same PR evaluated again by a new process on the same file makes no model call', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'llmops-durable-'));
@@ -203,17 +221,7 @@ describe('durable state on the embedded database', () => {
     const dir = mkdtempSync(join(tmpdir(), 'llmops-crash-'));
     try {
       const path = join(dir, 'state.sqlite');
-      fake = new FakeGitHub().repo(REPO, { [BASE_SHA]: repoFiles(), [HEAD_SHA]: repoFiles({ 'prompts/support.md': PROMPT_BRIEF }) }).createCheck(REPO, 101);
-      fake
-        .persistentScope()
-        .post('/app/installations/1/access_tokens')
-        .reply(201, { token: 'ghs_installation1', expires_at: new Date(Date.now() + 3_600_000).toISOString() })
-        .patch(`/repos/${REPO}/check-runs/101`)
-        .reply(200, { id: 101 })
-        .get(`/repos/${REPO}/pulls/${PR_NUMBER}/files`)
-        .query({ per_page: '100' })
-        .reply(200, [{ sha: 'bbcd538c8e72b8c175046e27cc8f907076331401', filename: 'prompts/support.md', status: 'modified', additions: 1, deletions: 1, changes: 2 }]);
-      fake.comments(REPO, PR_NUMBER).createComment(REPO, PR_NUMBER);
+      fake = crashTestGitHub();
 
       // The first worker answers five questions, then hangs for good: a process that died.
       const asked: string[] = [];
@@ -280,24 +288,7 @@ describe('durable state on the embedded database', () => {
     fake = new FakeGitHub().token(1).updateCheck(REPO, 555, 1);
     const infrastructure = memoryInfrastructure();
     const app = startApp({ infrastructure });
-    const job = {
-      owner: 'Codertocat',
-      repo: 'Hello-World',
-      installationId: 1,
-      headSha: HEAD_SHA,
-      baseSha: BASE_SHA,
-      headRef: 'changes',
-      baseRef: 'master',
-      pullNumber: PR_NUMBER,
-      isFork: false,
-      checkRunId: 555,
-      checkRunUrl: `https://github.com/${REPO}/runs/555`,
-      deliveryId: 'delivery-555',
-      runId: `${REPO}@${HEAD_SHA}#delivery-555`,
-      suites: [],
-      noCache: false,
-      approved: false,
-    };
+    const job = { ...openedJob('delivery-555'), checkRunId: 555, checkRunUrl: `https://github.com/${REPO}/runs/555` };
     await infrastructure.store.runs.createRun({ id: job.runId, repo: REPO, headSha: HEAD_SHA, baseSha: BASE_SHA, status: 'in_progress', checkRunId: 555, job, createdAt: 0, updatedAt: 0 });
 
     expect(await app.parts.gate.reapStaleRuns()).toBe(1);
@@ -415,17 +406,7 @@ describeWithEmulators('a fleet on Firestore and Pub/Sub', () => {
     // No retry policy on the subscription: a nacked job comes back at once rather than after 10 s.
     const queueOptions = { projectId: EMULATOR_PROJECT, topic: `crash-jobs-${suffix}`, subscription: `crash-workers-${suffix}`, deadLetterTopic: `crash-dead-${suffix}`, minBackoffS: 0, maxBackoffS: 0, ackDeadlineS: 10 };
     const prefix = `crash${suffix}_`;
-    fake = new FakeGitHub().repo(REPO, { [BASE_SHA]: repoFiles(), [HEAD_SHA]: repoFiles({ 'prompts/support.md': PROMPT_BRIEF }) }).createCheck(REPO, 101);
-    fake
-      .persistentScope()
-      .post('/app/installations/1/access_tokens')
-      .reply(201, { token: 'ghs_installation1', expires_at: new Date(Date.now() + 3_600_000).toISOString() })
-      .patch(`/repos/${REPO}/check-runs/101`)
-      .reply(200, { id: 101 })
-      .get(`/repos/${REPO}/pulls/${PR_NUMBER}/files`)
-      .query({ per_page: '100' })
-      .reply(200, [{ sha: 'bbcd538c8e72b8c175046e27cc8f907076331401', filename: 'prompts/support.md', status: 'modified', additions: 1, deletions: 1, changes: 2 }]);
-    fake.comments(REPO, PR_NUMBER).createComment(REPO, PR_NUMBER);
+    fake = crashTestGitHub();
 
     // Replica A answers five questions; its further calls hang until its worker is stopped, like a
     // model client whose process is going away.
