@@ -34,6 +34,7 @@ export function buildApp(app: Probot, env: AppEnv, infrastructure: Pick<Infrastr
     embedderFor: (model) => embedderFor(model, env),
     cache: store.responses,
     embeddingCache: store.embeddings,
+    baseResults: store.baseResults,
     runs: store.runs,
     queue,
     deliveries: store.deliveries,

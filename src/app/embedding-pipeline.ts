@@ -18,7 +18,7 @@ export class EmbeddingPipeline {
   readonly #cache: EmbeddingCache | undefined;
   readonly #signal: AbortSignal | undefined;
   readonly #seen = new Set<string>();
-  readonly #vectors = new Map<string, number[]>();
+  readonly #vectors = new Map<string, ArrayLike<number>>();
   #toRead: string[] = [];
   #toEmbed: string[] = [];
   readonly #pending: Promise<void>[] = [];
@@ -37,6 +37,14 @@ export class EmbeddingPipeline {
    */
   get written(): Promise<void> {
     return this.#written;
+  }
+
+  /** Vectors known already (stored with main's side): their texts are neither read nor embedded. */
+  know(vectors: ReadonlyMap<string, ArrayLike<number>>): void {
+    for (const [text, vector] of vectors) {
+      this.#seen.add(text);
+      this.#vectors.set(text, vector);
+    }
   }
 
   /** Texts that will be scored: read from the cache, or embedded, in the background. */

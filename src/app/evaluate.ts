@@ -1,6 +1,7 @@
 import { affectedSuites } from '../core/affected-suites.js';
 import { CONFIG_PATH, parseConfig, type Judge, type Suite } from '../core/config.js';
 import { combinePairwise, pairwiseMessages, parsePairwiseReply, parseScoreReply, rubricHash, scoreMessages, type Rubric as JudgeRubric } from '../core/judge.js';
+import { baseResultsKey, decodeBaseResults, encodeBaseResults, type BaseCase, type BaseResults, type BaseResultsSource } from '../core/base-results.js';
 import { parseDataset, type DatasetCase } from '../core/dataset.js';
 import { gateRows, gatesWithoutRows } from '../core/gate.js';
 import { parseManifest, type ModelManifest } from '../core/manifest.js';
@@ -27,7 +28,7 @@ import type {
   SuiteResult,
   Verdict,
 } from '../core/types.js';
-import type { ChatRequest, ChatResult, Clock, Embedder, EmbeddingCache, LlmClient, RepoReader, ResponseCache } from '../ports.js';
+import type { BaseResultsStore, ChatRequest, ChatResult, Clock, Embedder, EmbeddingCache, LlmClient, RepoReader, ResponseCache } from '../ports.js';
 import { BUDGET_REACHED, createCallRunner, type CallRunner } from './call-runner.js';
 import { EmbeddingPipeline } from './embedding-pipeline.js';
 
@@ -72,6 +73,12 @@ export interface EvaluateDeps {
   cache?: ResponseCache;
   /** Embeddings already computed by earlier runs, by model and text. */
   embeddingCache?: EmbeddingCache;
+  /**
+   * Each suite's base side as a whole, by the content hash of what it depends on: when main's side
+   * is stored, none of its answers or vectors is asked for (not even from the caches). A side this
+   * run evaluated in full, without a failed answer, is stored once the verdict is decided.
+   */
+  baseResults?: BaseResultsStore;
   clock?: Clock;
   signal?: AbortSignal;
   onProgress?: (progress: Progress) => void;
@@ -115,6 +122,8 @@ interface CaseTask {
   assertions: Suite['assertions'];
   /** Assertions and lexical scores of `samples`, worked out while other calls are in flight. */
   checked?: CheckedOutputs;
+  /** Answered from the suite's stored base results: no call and no cache read. */
+  reused?: true;
 }
 
 interface CheckedOutputs {
@@ -258,14 +267,26 @@ async function runEvaluation(
     ...(deps.signal ? { signal: deps.signal } : {}),
   });
   writes.add(() => runner.flush());
-  const suites = await Promise.all(names.map((name) => loadSuite(name, config.suites[name]!, request, deps.repo)));
+  const lookup = (suite: Suite): BaseLookup | undefined =>
+    deps.baseResults && {
+      store: deps.baseResults,
+      source: {
+        provider: deps.llm.provider,
+        embeddingModel: embedder.model,
+        suite,
+        ...(suite.rubrics.length > 0 ? { judge: { model: config.judge.model, temperature: config.judge.temperature, rubrics: suite.rubrics.map((r) => rubricHash(judgeRubric(r))) } } : {}),
+      },
+    };
+  const suites = await Promise.all(names.map((name) => loadSuite(name, config.suites[name]!, request, deps.repo, lookup(config.suites[name]!))));
   const tasks = suites.flatMap((s) => [...interleaveSides(s.tasks), ...s.floorTasks]);
   for (const task of tasks) if (task.side === 'head') task.sampleOffset = request.headSampleOffset ?? 0;
   const estimate = estimateCost(tasks, suites, config.judge);
   deps.onEstimate?.(estimate);
-  await runner.prefetch(tasks.flatMap((t) => Array.from({ length: t.sampleCount }, (_, i) => [t.request, t.sampleOffset + i] as const)));
+  const toAsk = tasks.filter((t) => !t.reused);
+  await runner.prefetch(toAsk.flatMap((t) => Array.from({ length: t.sampleCount }, (_, i) => [t.request, t.sampleOffset + i] as const)));
   // The answers' embeddings are read from the cache (and full batches embedded) while the model answers.
   const embeddings = new EmbeddingPipeline(embedder, embeddingCache, deps.signal);
+  for (const loaded of suites) if (loaded.baseVectors) embeddings.know(loaded.baseVectors);
   // Read when the run ends, however it ends: the vectors embedded by then are stored.
   writes.add(() => embeddings.written);
   await runTasks(tasks, runner, concurrency, deps.onProgress, (task) => {
@@ -309,6 +330,20 @@ async function runEvaluation(
       if (result.problems.some((p) => !p.message.startsWith('on main:'))) continue;
       result.reasons.unshift(`the budget of $${budget.limitUsd} was reached after $${budget.spentUsd.toFixed(4)}; ${skipped} case runs were not made, so nothing is concluded from this partial run`);
       result.verdict = 'inconclusive';
+    }
+  }
+  const baseStore = deps.baseResults;
+  if (baseStore && !budget) {
+    for (const loaded of suites) {
+      const key = loaded.baseKey;
+      // Encoded and sent once the result is decided, with the run's other writes.
+      if (!key) continue;
+      writes.add(async () => {
+        // After the caller has the result: encoding a large side takes a few milliseconds.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        const value = baseResultsOf(loaded, vectors);
+        if (value) await baseStore.set(key, encodeBaseResults(value));
+      });
     }
   }
   const verdict = worstVerdict(results.map((r) => r.verdict));
@@ -357,12 +392,29 @@ interface LoadedSuite {
   embeddingError?: string;
   /** Pairwise judge verdicts by case id, then rubric. */
   pairwise: Map<string, Record<string, PairwiseOutcome>>;
+  /** Where main's side is stored whole (`baseResults`), when there is a store and main's files were read. */
+  baseKey?: string;
+  /** Main's side came from its stored base results and was not asked again. */
+  reusedBase?: true;
+  /** The vectors stored with main's side: its texts are neither read from the cache nor embedded. */
+  baseVectors?: Map<string, Float32Array>;
 }
 
-async function loadSuite(name: string, suite: Suite, request: EvaluateRequest, repo: RepoReader): Promise<LoadedSuite> {
+/** How a suite's stored base results are found: the store, and what the key hashes besides main's files. */
+interface BaseLookup {
+  store: BaseResultsStore;
+  source: Omit<BaseResultsSource, 'prompt' | 'manifest' | 'dataset'>;
+}
+
+async function loadSuite(name: string, suite: Suite, request: EvaluateRequest, repo: RepoReader, lookup?: BaseLookup): Promise<LoadedSuite> {
   // Main's and the PR's datasets are usually the same text: parsed once.
   const datasets = new Map<string, ReturnType<typeof parseDataset>>();
-  const [base, head] = await Promise.all([loadSide(suite, request.base, repo, 'main', datasets), loadSide(suite, request.head, repo, 'the PR', datasets)]);
+  const [baseFiles, headFiles] = await Promise.all([readSide(suite, request.base, repo, 'main'), readSide(suite, request.head, repo, 'the PR')]);
+  const baseKey = lookup && baseFiles.texts && baseResultsKey({ ...lookup.source, ...baseFiles.texts });
+  // Asked for at once: the answer arrives while the files are parsed and the cases rendered.
+  const stored = lookup && baseKey ? storedBaseResults(lookup.store, baseKey) : undefined;
+  const base = parseSide(suite, baseFiles, 'main', datasets);
+  const head = parseSide(suite, headFiles, 'the PR', datasets);
   const loaded: LoadedSuite = {
     name,
     suite,
@@ -373,6 +425,7 @@ async function loadSuite(name: string, suite: Suite, request: EvaluateRequest, r
     pairwise: new Map(),
     ...(base.side ? { base: base.side } : {}),
     ...(head.side ? { head: head.side } : {}),
+    ...(baseKey ? { baseKey } : {}),
   };
   if (!loaded.head) return loaded;
   const headTasks = planTasks(name, suite, 'head', loaded.head);
@@ -386,8 +439,51 @@ async function loadSuite(name: string, suite: Suite, request: EvaluateRequest, r
   } else {
     loaded.tasks = [...baseTasks.tasks, ...headTasks.tasks];
     loaded.floorTasks = planFloorTasks(suite, baseTasks.tasks);
+    const reusable = await stored;
+    if (reusable && reuseBaseResults(loaded, reusable.cases)) {
+      loaded.reusedBase = true;
+      loaded.baseVectors = reusable.vectors;
+    }
   }
   return loaded;
+}
+
+/** The stored base results under `key`, or undefined when there are none or they cannot be read (a miss, never a failure). */
+async function storedBaseResults(store: BaseResultsStore, key: string): Promise<BaseResults | undefined> {
+  try {
+    const bytes = await store.get(key);
+    return bytes && decodeBaseResults(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Gives main's tasks (and its noise-floor tasks) their stored answers and judge grades, all or
+ * none: a stored side that does not match the cases planned, one by one, is not used.
+ */
+function reuseBaseResults(loaded: LoadedSuite, cases: readonly BaseCase[]): boolean {
+  const baseTasks = loaded.tasks.filter((t) => t.side === 'base');
+  const byId = new Map(cases.map((c) => [c.id, c]));
+  const floorById = new Map(loaded.floorTasks.map((t) => [t.golden.id, t]));
+  if (byId.size !== baseTasks.length || cases.length !== baseTasks.length) return false;
+  for (const task of baseTasks) {
+    const stored = byId.get(task.golden.id);
+    if (!stored || stored.samples.length !== task.sampleCount) return false;
+    if (floorById.has(task.golden.id) !== (stored.floor?.length === 1)) return false;
+  }
+  const reuse = (task: CaseTask, samples: readonly SampleResult[]) => {
+    task.samples = samples.map((sample) => ({ ...sample, cached: true }));
+    task.reused = true;
+  };
+  for (const task of baseTasks) {
+    const stored = byId.get(task.golden.id)!;
+    reuse(task, stored.samples);
+    if (stored.judge) task.judge = { ...stored.judge };
+    const floor = floorById.get(task.golden.id);
+    if (floor) reuse(floor, stored.floor!);
+  }
+  return true;
 }
 
 /**
@@ -403,23 +499,29 @@ function planFloorTasks(suite: Suite, baseTasks: readonly CaseTask[]): CaseTask[
     .map((task) => ({ ...task, sampleCount: 1, sampleOffset: 1, samples: [], judge: {}, floor: true as const }));
 }
 
-async function loadSide(
-  suite: Suite,
-  ref: string,
-  repo: RepoReader,
-  where: string,
-  datasets: Map<string, ReturnType<typeof parseDataset>>,
-): Promise<{ side?: LoadedSide; problems: Problem[] }> {
+interface SideFiles {
+  /** The three files' texts, when all exist. */
+  texts?: { prompt: string; manifest: string; dataset: string };
+  problems: Problem[];
+}
+
+async function readSide(suite: Suite, ref: string, repo: RepoReader, where: string): Promise<SideFiles> {
   const paths = [suite.prompt, suite.model, suite.dataset];
-  const [promptText, manifestText, datasetText] = await Promise.all(paths.map((path) => repo.readFile(ref, path)));
-  const missing = paths.filter((_, i) => [promptText, manifestText, datasetText][i] === undefined);
+  const [prompt, manifest, dataset] = await Promise.all(paths.map((path) => repo.readFile(ref, path)));
+  const missing = paths.filter((_, i) => [prompt, manifest, dataset][i] === undefined);
   if (missing.length > 0) {
     return { problems: missing.map((file) => ({ file, message: `${file} does not exist in ${where} (${ref})` })) };
   }
-  const prompt = parsePrompt(promptText!, suite.prompt);
-  const manifest = parseManifest(manifestText!, suite.model);
-  const cases = datasets.get(datasetText!) ?? parseDataset(datasetText!, suite.dataset);
-  datasets.set(datasetText!, cases);
+  return { texts: { prompt: prompt!, manifest: manifest!, dataset: dataset! }, problems: [] };
+}
+
+function parseSide(suite: Suite, files: SideFiles, where: string, datasets: Map<string, ReturnType<typeof parseDataset>>): { side?: LoadedSide; problems: Problem[] } {
+  if (!files.texts) return { problems: files.problems };
+  const { texts } = files;
+  const prompt = parsePrompt(texts.prompt, suite.prompt);
+  const manifest = parseManifest(texts.manifest, suite.model);
+  const cases = datasets.get(texts.dataset) ?? parseDataset(texts.dataset, suite.dataset);
+  datasets.set(texts.dataset, cases);
   const problems = [prompt, manifest, cases].flatMap((p) => (p.ok ? [] : p.problems));
   if (!prompt.ok || !manifest.ok || !cases.ok) return { problems };
   if (cases.value.length === 0) return { problems: [{ file: suite.dataset, message: `the dataset has no cases in ${where}` }] };
@@ -502,7 +604,8 @@ async function runTasks(
         ...(result.systemFingerprint ? { systemFingerprint: result.systemFingerprint } : {}),
       };
     };
-    const samples = await Promise.all(Array.from({ length: task.sampleCount }, (_, sample) => runSample(sample)));
+    // A reused task is counted and handed on like the others, so progress and the per-case records see every case.
+    const samples = task.reused ? task.samples : await Promise.all(Array.from({ length: task.sampleCount }, (_, sample) => runSample(sample)));
     task.samples = samples;
     done += 1;
     onProgress?.({ done, total, calls: runner.calls, costUsd });
@@ -663,6 +766,32 @@ function scoreSuite(loaded: LoadedSuite, vectors: Vectors): SuiteResult {
   return result;
 }
 
+/**
+ * Main's side of a suite as evaluated in full by this run, to be stored; undefined when it must not
+ * be: reused already, or with an answer missing or failed (errors are never stored, so a later run
+ * asks again), or a text without its vector.
+ */
+function baseResultsOf(loaded: LoadedSuite, vectors: Vectors): BaseResults | undefined {
+  if (!loaded.base || loaded.reusedBase || loaded.embeddingError) return undefined;
+  const baseTasks = loaded.tasks.filter((t) => t.side === 'base');
+  const answered = [...baseTasks, ...loaded.floorTasks];
+  if (baseTasks.length === 0 || answered.some((t) => t.samples.length !== t.sampleCount || t.samples.some((x) => x.error !== undefined))) return undefined;
+  const stored = new Map<string, Float32Array>();
+  for (const text of answered.flatMap(scoredTexts)) {
+    const vector = vectors.get(text);
+    if (!vector) return undefined;
+    stored.set(text, vector);
+  }
+  const floors = new Map(loaded.floorTasks.map((t) => [t.golden.id, t.samples]));
+  const cases = baseTasks.map((task): BaseCase => {
+    // A failed grade is asked again next time rather than kept.
+    const judge = Object.entries(task.judge).filter(([, outcome]) => outcome.error === undefined);
+    const floor = floors.get(task.golden.id);
+    return { id: task.golden.id, samples: task.samples, ...(floor ? { floor } : {}), ...(judge.length > 0 ? { judge: Object.fromEntries(judge) } : {}) };
+  });
+  return { cases, vectors: stored };
+}
+
 /** Per case id, a second answer of main to compare main's first with: the floor task's, or the suite's own second sample. */
 function freshBaseOutputs(loaded: LoadedSuite): Map<string, string> {
   const fresh = new Map<string, string>();
@@ -720,7 +849,13 @@ async function reconcileBackends(
       ...(options.signal ? { signal: options.signal } : {}),
     });
     const baseTasks = stale.flatMap((s) => s.baseTasks);
-    for (const task of baseTasks) task.samples = [];
+    for (const task of baseTasks) {
+      task.samples = [];
+      task.judge = {};
+      delete task.reused;
+    }
+    // Asked again: the side stored afterwards is the fresh one.
+    for (const { loaded } of stale) delete loaded.reusedBase;
     await runTasks(baseTasks, fresh, options.concurrency, undefined);
     void fresh.flush();
     options.writes.add(() => fresh.flush());
@@ -903,7 +1038,8 @@ async function runJudges(suites: LoadedSuite[], runner: CallRunner, judge: Judge
       if (config.mode !== 'pairwise') {
         for (const task of suite.tasks) {
           const output = firstOutput(task.samples);
-          if (output === undefined) continue;
+          // Main's grade stored with its side is not asked again.
+          if (output === undefined || task.judge[rubric.name] !== undefined) continue;
           work.push(
             ask(scoreMessages(rubric, requestText(task), output)).then((reply) => {
               if (reply.error) task.judge[rubric.name] = { error: `judge call failed: ${reply.error}` };

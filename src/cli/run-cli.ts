@@ -16,7 +16,7 @@ import { renderJson } from '../core/report/render-json.js';
 import { renderMarkdown } from '../core/report/render-markdown.js';
 import type { EvaluationResult } from '../core/types.js';
 import { parseModelEnv, type ModelEnv } from '../env.js';
-import type { EmbeddingCache, LlmClient, ResponseCache, Store } from '../ports.js';
+import type { BaseResultsStore, EmbeddingCache, LlmClient, ResponseCache, Store } from '../ports.js';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -209,15 +209,20 @@ async function printResult(result: EvaluationResult, options: { calibrating: boo
 }
 
 /**
- * The durable caches of a run, from the store when there is one. Recording reads no cached answer,
- * so every question reaches the endpoint and the cassette holds the whole run; its answers are
- * still written for later runs. Without a store, answers are shared within the run only.
+ * The durable caches of a run, from the store when there is one. Recording reads no cached answer
+ * nor stored base side, so every question reaches the endpoint and the cassette holds the whole
+ * run; its answers are still written for later runs. Without a store, answers are shared within the
+ * run only.
  */
-function cachesFor(store: Store | undefined, record: boolean): { cache: ResponseCache; embeddingCache?: EmbeddingCache } {
+function cachesFor(store: Store | undefined, record: boolean): { cache: ResponseCache; embeddingCache?: EmbeddingCache; baseResults?: BaseResultsStore } {
   if (!store) return { cache: new MemoryResponseCache() };
-  const { responses, embeddings } = store;
-  const cache: ResponseCache = record ? { get: async () => undefined, set: (key, result) => responses.set(key, result) } : responses;
-  return { cache, embeddingCache: embeddings };
+  const { responses, embeddings, baseResults } = store;
+  if (!record) return { cache: responses, embeddingCache: embeddings, baseResults };
+  return {
+    cache: { get: async () => undefined, set: (key, result) => responses.set(key, result) },
+    embeddingCache: embeddings,
+    baseResults: { get: async () => undefined, set: (key, value) => baseResults.set(key, value) },
+  };
 }
 
 /**

@@ -59,7 +59,7 @@ function freezingStore(store: MemoryStore): { store: Store; froze: Promise<void>
     },
   };
   return {
-    store: { responses: store.responses, embeddings: store.embeddings, deliveries: store.deliveries, runs, purge: (before) => store.purge(before), close: () => store.close() },
+    store: { responses: store.responses, embeddings: store.embeddings, deliveries: store.deliveries, baseResults: store.baseResults, runs, purge: (before) => store.purge(before), close: () => store.close() },
     froze,
     gone: () => fail(new Error('the process is gone')),
   };
