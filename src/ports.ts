@@ -112,6 +112,18 @@ export interface EmbeddingCache {
   setMany(model: string, entries: readonly (readonly [string, number[]])[]): Promise<void>;
 }
 
+/**
+ * Each suite's whole base side (its answers and the vectors its scores need), stored once under the
+ * content hash of everything it depends on: a later PR against the same main reads it in one or two
+ * round trips instead of every cached answer and vector one by one. The value is opaque bytes to the
+ * store, which may split it across records; a value it cannot read back whole reads as absent.
+ */
+export interface BaseResultsStore {
+  get(key: string): Promise<Uint8Array | undefined>;
+  /** Replaces any value stored under `key`. */
+  set(key: string, value: Uint8Array): Promise<void>;
+}
+
 export type RunStatus = 'queued' | 'in_progress' | 'completed' | 'cancelled';
 
 /** One evaluation of one head commit: the unit the app reports on and the history keeps. */
@@ -185,7 +197,8 @@ export interface Store {
   embeddings: EmbeddingCache;
   deliveries: DeliveryLog;
   runs: RunStore;
-  /** Deletes runs, case results, latest heads, cache entries and delivery ids last written before `before` (ms epoch). */
+  baseResults: BaseResultsStore;
+  /** Deletes runs, case results, latest heads, cache entries, base results and delivery ids last written before `before` (ms epoch). */
   purge(before: number): Promise<{ removed: number }>;
   close(): Promise<void>;
 }

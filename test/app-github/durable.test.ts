@@ -161,7 +161,7 @@ describe('durable state on the embedded database', () => {
           return store.runs.updateRun(id, change);
         },
       };
-      const infrastructure: Store = { responses: store.responses, embeddings: store.embeddings, deliveries: store.deliveries, runs, purge: (before) => store.purge(before), close: () => store.close() };
+      const infrastructure: Store = { responses: store.responses, embeddings: store.embeddings, deliveries: store.deliveries, runs, baseResults: store.baseResults, purge: (before) => store.purge(before), close: () => store.close() };
       const queue = new SqliteJobQueue<GateJob>({ path: join(dir, 'jobs.sqlite'), concurrency: 1, backoffMs: 20, pollMs: 20 });
       const llm = new ScriptedLlm(supportModel);
       const app = startApp({ llm, infrastructure: { store: infrastructure, queue } });

@@ -247,6 +247,7 @@ describe('llmops-gate eval with the cache file', () => {
       embeddings: held.embeddingCache,
       deliveries: memory.deliveries,
       runs: memory.runs,
+      baseResults: memory.baseResults,
       purge: (before) => memory.purge(before),
       close: async () => {
         expect(held.pending).toBe(0);

@@ -14,14 +14,24 @@
  *   document stays small however many cases it has. A payload over MAX_PAYLOAD_BYTES is refused
  *   with PayloadTooLargeError rather than split: one case's samples that large is a dataset to fix,
  *   and a refusal keeps every case one document, written in one step.
+ * - `baseResults/{key}`: `{ generation, parts, part0, writtenAt }`, the head of one suite's base side
+ *   (opaque bytes of up to tens of megabytes). `part0` holds its first BYTES_PER_PART bytes, so a
+ *   smaller value is one document and one read; `parts` counts the parts, that one included.
+ * - `baseResults/{key}/parts/{generation}-{i}` (1 ≤ i < parts): `{ bytes, writtenAt }`, the rest, in
+ *   order. Each `set` writes its parts under a new random `generation`, all of them before the head
+ *   (in one atomic batch when they fit one), so a head never names parts not yet written and a
+ *   reader never joins parts of two values; a head whose parts are missing (replaced or purged
+ *   under the reader) reads as absent. The previous generation's parts are deleted once the new
+ *   head is written; parts a failed or raced deletion leaves behind go with their head at purge.
  *
  * Indexes: every query here runs on Firestore's automatic single-field indexes; none needs a
  * composite index or a collection-group index (see `listStaleRuns` and `purge`). Deployments may add
- * single-field index exemptions for `responses.result`, `embeddings.vector` and `cases.payload`,
- * which are never queried, to make writes cheaper.
+ * single-field index exemptions for `responses.result`, `embeddings.vector`, `cases.payload`,
+ * `baseResults.part0` and `parts.bytes`, which are never queried, to make writes cheaper.
  */
-import { Firestore, type BulkWriter, type CollectionReference, type DocumentData, type DocumentReference, type Query } from '@google-cloud/firestore';
-import type { ChatResult, Clock, DeliveryLog, EmbeddingCache, LatestHead, ResponseCache, RunRecord, RunStore, Store, StoredCaseResult } from '../../ports.js';
+import { randomBytes } from 'node:crypto';
+import { Firestore, type BulkWriter, type CollectionReference, type DocumentData, type DocumentReference, type DocumentSnapshot, type Query } from '@google-cloud/firestore';
+import type { BaseResultsStore, ChatResult, Clock, DeliveryLog, EmbeddingCache, LatestHead, ResponseCache, RunRecord, RunStore, Store, StoredCaseResult } from '../../ports.js';
 import { sha256 } from '../../core/hash.js';
 import {
   assertCaseResultsFit,
@@ -30,11 +40,13 @@ import {
   cachedCopy,
   caseKey,
   chunks,
+  concatBytes,
   decodeVector,
   embeddingKey,
   encodeVector,
   isCacheable,
   isStale,
+  MAX_PAYLOAD_BYTES,
   OPEN_STATUSES,
   replacesHead,
   systemClock,
@@ -61,6 +73,9 @@ const REFS_PER_GET_ALL = 300;
 const WRITES_PER_BATCH = 500;
 const BYTES_PER_BATCH = 3_500_000;
 const BYTES_PER_WRITE_OVERHEAD = 512;
+// A base result is split into parts of this size: the most one document holds with room for its
+// path and fields, as for a case payload.
+const BYTES_PER_PART = MAX_PAYLOAD_BYTES;
 // How many documents purge reads per page before deleting them.
 const PURGE_PAGE = 500;
 // Replicas updating one run at once must all get through; the client's default is 5 attempts.
@@ -76,12 +91,13 @@ export class FirestoreStore implements Store {
   readonly embeddings: EmbeddingCache;
   readonly deliveries: DeliveryLog;
   readonly runs: RunStore;
+  readonly baseResults: BaseResultsStore;
 
   readonly #db: Firestore;
   readonly #clock: Clock;
   readonly #warm: Promise<void>;
   readonly #runUpdates = new SerialByKey();
-  readonly #collections: { responses: CollectionReference; embeddings: CollectionReference; deliveries: CollectionReference; runs: CollectionReference; heads: CollectionReference };
+  readonly #collections: Record<'responses' | 'embeddings' | 'deliveries' | 'runs' | 'heads' | 'baseResults', CollectionReference>;
 
   constructor(options: FirestoreStoreOptions) {
     // With FIRESTORE_EMULATOR_HOST set, the client talks to the emulator without credentials.
@@ -90,8 +106,15 @@ export class FirestoreStore implements Store {
     this.#clock = options.clock ?? systemClock;
     const prefix = options.collectionPrefix ?? '';
     const collection = (name: string) => this.#db.collection(`${prefix}${name}`);
-    this.#collections = { responses: collection('responses'), embeddings: collection('embeddings'), deliveries: collection('deliveries'), runs: collection('runs'), heads: collection('heads') };
-    const { responses, embeddings, deliveries, runs, heads } = this.#collections;
+    this.#collections = {
+      responses: collection('responses'),
+      embeddings: collection('embeddings'),
+      deliveries: collection('deliveries'),
+      runs: collection('runs'),
+      heads: collection('heads'),
+      baseResults: collection('baseResults'),
+    };
+    const { responses, embeddings, deliveries, runs, heads, baseResults } = this.#collections;
     // The client connects on its first request (a channel, and outside the emulator an access
     // token): made now, while the process starts, instead of by the first job's first read.
     this.#warm = responses
@@ -249,20 +272,84 @@ export class FirestoreStore implements Store {
         return data && toHead(data);
       },
     };
+
+    this.baseResults = {
+      get: async (key) => {
+        const head = baseResults.doc(documentId(key));
+        const snapshot = await head.get();
+        const generation = snapshot.get('generation') as string | undefined;
+        const parts = snapshot.get('parts') as number | undefined;
+        const first = snapshot.get('part0') as Uint8Array | undefined;
+        if (generation === undefined || parts === undefined || !(parts >= 1) || first === undefined) return undefined;
+        if (parts === 1) return concatBytes([first]);
+        const rest = await this.#db.getAll(...partRefs(head, generation, parts), { fieldMask: ['bytes'] });
+        const pieces = [first];
+        for (let index = 1; index < parts; index += 1) {
+          const bytes = rest[index - 1]?.get('bytes') as Uint8Array | undefined;
+          if (bytes === undefined) return undefined;
+          pieces.push(bytes);
+        }
+        return concatBytes(pieces);
+      },
+      set: async (key, value) => {
+        const head = baseResults.doc(documentId(key));
+        // The head this set replaces, read while the new parts are written. Only the clean-up needs
+        // it, so a failed read costs nothing but leftover parts, which purge removes with the head.
+        const previous = this.#db.getAll(head, { fieldMask: ['generation', 'parts'] }).then(
+          ([snapshot]) => snapshot,
+          () => undefined,
+        );
+        const generation = randomBytes(8).toString('hex');
+        const writtenAt = now();
+        const pieces = chunkBytes(value, BYTES_PER_PART);
+        const refs = partRefs(head, generation, pieces.length);
+        const further = pieces.slice(1).map((bytes, index) => ({ ref: refs[index]!, data: { bytes, writtenAt }, bytes: bytes.byteLength }));
+        const headWrite = { ref: head, data: { generation, parts: pieces.length, part0: pieces[0]!, writtenAt }, bytes: pieces[0]!.byteLength };
+        const batches = packBatches([...further, headWrite]);
+        // `previous` is awaited before the head is written, so the generation it names is one this
+        // head replaces, never that of a concurrent set whose head came later.
+        let old: DocumentSnapshot | undefined;
+        if (batches.length === 1) {
+          old = await previous;
+          await this.#commit(batches[0]!);
+        } else {
+          try {
+            await this.#writeAll(further);
+            old = await previous;
+            await head.set(headWrite.data);
+          } catch (error) {
+            // Parts under no head would be out of purge's reach.
+            await this.#deleteDocuments(refs).catch(() => undefined);
+            throw error;
+          }
+        }
+
+        const oldGeneration = old?.get('generation') as string | undefined;
+        const oldParts = (old?.get('parts') as number | undefined) ?? 0;
+        if (oldGeneration === undefined || oldGeneration === generation || oldParts <= 1) return;
+        // Leftovers of a failed deletion are removed with the head at purge.
+        await this.#deleteDocuments(partRefs(head, oldGeneration, oldParts)).catch(() => undefined);
+      },
+    };
   }
 
   /**
    * Deletes everything last written before `before`, with a BulkWriter. A run's case results go with
    * it, whatever their own age: they are found under the run, so no collection-group query (and no
-   * collection-group index) is needed. `removed` counts documents.
+   * collection-group index) is needed. `removed` counts documents, but a base result once however
+   * many parts it was split into, as the other stores count it.
    */
   async purge(before: number): Promise<{ removed: number }> {
     const writer = this.#db.bulkWriter();
     let removed = 0;
-    const { responses, embeddings, deliveries, runs, heads } = this.#collections;
+    const { responses, embeddings, deliveries, runs, heads, baseResults } = this.#collections;
     try {
       removed += await deleteAll(writer, runs.where('writtenAt', '<', before), async (run) => {
         return deleteAll(writer, run.collection('cases'));
+      });
+      removed += await deleteAll(writer, baseResults.where('writtenAt', '<', before), async (head) => {
+        await deleteAll(writer, head.collection('parts'));
+        return 0;
       });
       for (const collection of [responses, embeddings, deliveries, heads]) {
         removed += await deleteAll(writer, collection.where('writtenAt', '<', before));
@@ -292,28 +379,63 @@ export class FirestoreStore implements Store {
   }
 
   /** Sets every document, in WriteBatches under Firestore's per-batch limits, committed in parallel. */
-  async #writeAll(writes: readonly { ref: DocumentReference; data: DocumentData; bytes: number }[]): Promise<void> {
-    const batches: (typeof writes)[number][][] = [];
-    let current: (typeof writes)[number][] = [];
-    let currentBytes = 0;
-    for (const write of writes) {
-      if (current.length === WRITES_PER_BATCH || (current.length > 0 && currentBytes + write.bytes + BYTES_PER_WRITE_OVERHEAD > BYTES_PER_BATCH)) {
-        batches.push(current);
-        current = [];
-        currentBytes = 0;
-      }
-      current.push(write);
-      currentBytes += write.bytes + BYTES_PER_WRITE_OVERHEAD;
-    }
-    if (current.length > 0) batches.push(current);
+  async #writeAll(writes: readonly Write[]): Promise<void> {
+    await Promise.all(packBatches(writes).map((group) => this.#commit(group)));
+  }
+
+  async #deleteDocuments(refs: readonly DocumentReference[]): Promise<void> {
     await Promise.all(
-      batches.map((group) => {
+      chunks(refs, WRITES_PER_BATCH).map((group) => {
         const batch = this.#db.batch();
-        for (const { ref, data } of group) batch.set(ref, data);
+        for (const ref of group) batch.delete(ref);
         return batch.commit();
       }),
     );
   }
+
+  async #commit(writes: readonly Write[]): Promise<void> {
+    const batch = this.#db.batch();
+    for (const { ref, data } of writes) batch.set(ref, data);
+    await batch.commit();
+  }
+}
+
+/** One document to set; `bytes` is the size of its payload, which batches are packed by. */
+interface Write {
+  ref: DocumentReference;
+  data: DocumentData;
+  bytes: number;
+}
+
+/** `writes` in order, in groups each within Firestore's per-batch limits (and the emulator's). */
+function packBatches(writes: readonly Write[]): Write[][] {
+  const batches: Write[][] = [];
+  let current: Write[] = [];
+  let currentBytes = 0;
+  for (const write of writes) {
+    if (current.length === WRITES_PER_BATCH || (current.length > 0 && currentBytes + write.bytes + BYTES_PER_WRITE_OVERHEAD > BYTES_PER_BATCH)) {
+      batches.push(current);
+      current = [];
+      currentBytes = 0;
+    }
+    current.push(write);
+    currentBytes += write.bytes + BYTES_PER_WRITE_OVERHEAD;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
+
+/** The documents holding parts 1 to `parts - 1` of one generation of a base result. */
+function partRefs(head: DocumentReference, generation: string, parts: number): DocumentReference[] {
+  return Array.from({ length: parts - 1 }, (_, index) => head.collection('parts').doc(`${generation}-${index + 1}`));
+}
+
+/** `bytes` in consecutive views of at most `size` bytes; an empty value is one empty part. */
+function chunkBytes(bytes: Uint8Array, size: number): Uint8Array[] {
+  if (bytes.byteLength === 0) return [bytes];
+  const parts: Uint8Array[] = [];
+  for (let start = 0; start < bytes.byteLength; start += size) parts.push(bytes.subarray(start, start + size));
+  return parts;
 }
 
 /** Runs tasks given the same key one after another, and tasks of different keys side by side. */

@@ -2,7 +2,7 @@
  * A Store held in maps, for tests only: nothing survives the process and nothing is shared with
  * another one. Never the default; the CLI and a single app process use SqliteStore.
  */
-import type { ChatResult, Clock, DeliveryLog, EmbeddingCache, LatestHead, ResponseCache, RunRecord, RunStore, Store, StoredCaseResult } from '../../ports.js';
+import type { BaseResultsStore, ChatResult, Clock, DeliveryLog, EmbeddingCache, LatestHead, ResponseCache, RunRecord, RunStore, Store, StoredCaseResult } from '../../ports.js';
 import {
   assertCaseResultsFit,
   byCase,
@@ -28,6 +28,7 @@ export class MemoryStore implements Store {
   readonly embeddings: EmbeddingCache;
   readonly deliveries: DeliveryLog;
   readonly runs: RunStore;
+  readonly baseResults: BaseResultsStore;
 
   readonly #clock: Clock;
   readonly #responses = new Map<string, Written<ChatResult>>();
@@ -37,6 +38,7 @@ export class MemoryStore implements Store {
   /** Case results by run id, then by case key. */
   readonly #cases = new Map<string, Map<string, Written<StoredCaseResult>>>();
   readonly #heads = new Map<string, Written<LatestHead>>();
+  readonly #baseResults = new Map<string, Written<Uint8Array>>();
 
   constructor(options: StoreOptions = {}) {
     this.#clock = options.clock ?? systemClock;
@@ -120,6 +122,18 @@ export class MemoryStore implements Store {
         return entry && { ...entry.value };
       },
     };
+
+    // Copied both ways, as the other stores' bytes are: neither the writer nor a reader can change
+    // what is stored by changing the array it holds.
+    this.baseResults = {
+      get: async (key) => {
+        const entry = this.#baseResults.get(key);
+        return entry && new Uint8Array(entry.value);
+      },
+      set: async (key, value) => {
+        this.#baseResults.set(key, written(new Uint8Array(value)));
+      },
+    };
   }
 
   async purge(before: number): Promise<{ removed: number }> {
@@ -130,7 +144,7 @@ export class MemoryStore implements Store {
       this.#runs.delete(id);
       this.#cases.delete(id);
     }
-    for (const entries of [this.#responses, this.#embeddings, this.#deliveries, this.#heads] as Map<string, Written<unknown>>[]) {
+    for (const entries of [this.#responses, this.#embeddings, this.#deliveries, this.#heads, this.#baseResults] as Map<string, Written<unknown>>[]) {
       for (const [key, entry] of entries) {
         if (entry.writtenAt >= before) continue;
         entries.delete(key);

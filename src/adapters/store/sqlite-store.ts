@@ -5,7 +5,7 @@
  * reading, so no process can slip a write in between.
  */
 import Database from 'better-sqlite3';
-import type { ChatResult, Clock, DeliveryLog, EmbeddingCache, LatestHead, ResponseCache, RunRecord, RunStore, Store, StoredCaseResult } from '../../ports.js';
+import type { BaseResultsStore, ChatResult, Clock, DeliveryLog, EmbeddingCache, LatestHead, ResponseCache, RunRecord, RunStore, Store, StoredCaseResult } from '../../ports.js';
 import {
   assertCaseResultsFit,
   byCase,
@@ -17,12 +17,13 @@ import {
   encodeVector,
   isCacheable,
   OPEN_STATUSES,
+  ownBytes,
   systemClock,
   type StoreOptions,
 } from './store-keys.js';
 
 /** Bumped with each change to the tables below; `migrate` brings older files forward. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 const SCHEMA_V1 = `
   CREATE TABLE responses (
@@ -74,6 +75,16 @@ const SCHEMA_V2 = `
   CREATE INDEX latest_heads_written_at ON latest_heads (written_at);
 `;
 
+// Each suite's evaluated base side, one value of up to tens of megabytes per content hash.
+const SCHEMA_V3 = `
+  CREATE TABLE base_results (
+    key TEXT PRIMARY KEY,
+    value BLOB NOT NULL,
+    written_at INTEGER NOT NULL
+  );
+  CREATE INDEX base_results_written_at ON base_results (written_at);
+`;
+
 // SQLite allows 32,766 bound parameters per statement; far fewer keeps statements small.
 const KEYS_PER_QUERY = 500;
 
@@ -94,6 +105,7 @@ export class SqliteStore implements Store {
   readonly embeddings: EmbeddingCache;
   readonly deliveries: DeliveryLog;
   readonly runs: RunStore;
+  readonly baseResults: BaseResultsStore;
 
   readonly #db: Database.Database;
   readonly #clock: Clock;
@@ -223,6 +235,18 @@ export class SqliteStore implements Store {
       recordLatestHead: async (key, head) => recordHead.immediate(key, head),
       latestHead: async (key) => headOf(key),
     };
+
+    const getBaseResult = db.prepare<[string], { value: Buffer }>('SELECT value FROM base_results WHERE key = ?');
+    const setBaseResult = db.prepare('INSERT OR REPLACE INTO base_results (key, value, written_at) VALUES (?, ?, ?)');
+    this.baseResults = {
+      get: async (key) => {
+        const row = getBaseResult.get(key);
+        return row && ownBytes(row.value);
+      },
+      set: async (key, value) => {
+        setBaseResult.run(key, value, now());
+      },
+    };
   }
 
   /** Case results go with their run: they are removed when the run is, whatever their own age. */
@@ -230,7 +254,7 @@ export class SqliteStore implements Store {
     const db = this.#db;
     const purge = db.transaction(() => {
       let removed = db.prepare('DELETE FROM case_results WHERE run_id IN (SELECT id FROM runs WHERE written_at < ?)').run(before).changes;
-      for (const table of ['runs', 'responses', 'embeddings', 'deliveries', 'latest_heads']) {
+      for (const table of ['runs', 'responses', 'embeddings', 'deliveries', 'latest_heads', 'base_results']) {
         removed += db.prepare(`DELETE FROM ${table} WHERE written_at < ?`).run(before).changes;
       }
       return removed;
@@ -254,6 +278,7 @@ function migrate(db: Database.Database): void {
     }
     if (version < 1) db.exec(SCHEMA_V1);
     if (version < 2) db.exec(SCHEMA_V2);
+    if (version < 3) db.exec(SCHEMA_V3);
     if (row) db.prepare('UPDATE schema_version SET version = ?').run(SCHEMA_VERSION);
     else db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(SCHEMA_VERSION);
   }).immediate();

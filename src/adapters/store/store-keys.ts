@@ -124,3 +124,24 @@ export function chunks<T>(items: readonly T[], size: number): T[][] {
   for (let start = 0; start < items.length; start += size) groups.push(items.slice(start, start + size));
   return groups;
 }
+
+/**
+ * The bytes every store hands back: a plain Uint8Array over the whole of its own ArrayBuffer, so a
+ * caller may view `.buffer` as a whole (a Float32Array over it, say) without reaching stored state
+ * or a driver's larger message. Copies only when `bytes` is a view into a larger buffer.
+ */
+export function ownBytes(bytes: Uint8Array): Uint8Array {
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) return new Uint8Array(bytes.buffer);
+  return new Uint8Array(bytes);
+}
+
+/** The parts end to end, in a new buffer of their own. */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const whole = new Uint8Array(parts.reduce((sum, part) => sum + part.byteLength, 0));
+  let offset = 0;
+  for (const part of parts) {
+    whole.set(part, offset);
+    offset += part.byteLength;
+  }
+  return whole;
+}

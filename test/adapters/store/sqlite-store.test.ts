@@ -53,7 +53,7 @@ describe('SqliteStore on its file', () => {
     const file = join(directory, 'version-1.db');
     SqliteStore.open(file).close();
     const raw = new Database(file);
-    raw.exec('DROP TABLE latest_heads');
+    raw.exec('DROP TABLE latest_heads; DROP TABLE base_results');
     raw.prepare('UPDATE schema_version SET version = 1').run();
     raw.prepare("INSERT INTO runs (id, record, status, updated_at, written_at) VALUES ('r1', ?, 'queued', 1, 1)").run(
       JSON.stringify({ id: 'r1', repo: 'o/r', headSha: 'h', baseSha: 'b', status: 'queued', createdAt: 1, updatedAt: 1 }),
@@ -65,6 +65,30 @@ describe('SqliteStore on its file', () => {
     await store.close();
     const reopened = new Database(file, { readonly: true });
     expect(reopened.prepare('SELECT version FROM schema_version').all()).toEqual([{ version: SCHEMA_VERSION }]);
+    reopened.close();
+  });
+
+  it('brings a version 2 file forward, keeping its cached answers and adding the base results', async () => {
+    const file = join(directory, 'version-2.db');
+    const before = SqliteStore.open(file);
+    await before.responses.set('k', { output: 'kept', usage: { inputTokens: 1, outputTokens: 1 }, latencyMs: 1 });
+    await before.close();
+    const raw = new Database(file);
+    raw.exec('DROP TABLE base_results');
+    raw.prepare('UPDATE schema_version SET version = 2').run();
+    raw.close();
+    const store = SqliteStore.open(file);
+    expect((await store.responses.get('k'))?.output).toBe('kept');
+    await store.baseResults.set('suite', Uint8Array.from([4, 2]));
+    expect([...((await store.baseResults.get('suite')) ?? [])]).toEqual([4, 2]);
+    await store.close();
+    const reopened = new Database(file, { readonly: true });
+    expect(reopened.prepare('SELECT version FROM schema_version').all()).toEqual([{ version: 3 }]);
+    expect(reopened.prepare("SELECT name FROM sqlite_master WHERE tbl_name = 'base_results' ORDER BY name").all()).toEqual([
+      { name: 'base_results' },
+      { name: 'base_results_written_at' },
+      { name: 'sqlite_autoindex_base_results_1' },
+    ]);
     reopened.close();
   });
 

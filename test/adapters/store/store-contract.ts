@@ -38,6 +38,31 @@ function awkwardVector(seed: number, length: number): number[] {
   return Array.from({ length }, (_, index) => fixed[index] ?? Math.sin(seed * 7919 + index) * 1e-3 + seed / 1e7);
 }
 
+/** `length` bytes of a deterministic pseudo-random sequence (xorshift32) that `seed` picks. */
+export function noise(seed: number, length: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  let state = seed * 2_654_435_761 || 1;
+  for (let index = 0; index < length; index += 1) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    bytes[index] = state & 0xff;
+  }
+  return bytes;
+}
+
+/** Where two byte strings first differ, described; undefined when they are equal (jest would print megabytes). */
+export function difference(actual: Uint8Array | undefined, expected: Uint8Array): string | undefined {
+  if (actual === undefined) return 'absent';
+  if (actual.byteLength !== expected.byteLength) return `${actual.byteLength} bytes instead of ${expected.byteLength}`;
+  const at = actual.findIndex((byte, index) => byte !== expected[index]);
+  return at === -1 ? undefined : `byte ${at} is ${actual[at]} instead of ${expected[at]}`;
+}
+
+// Over one Firestore part (900,000 bytes): a 2.5 MB value is three parts, a 1.2 MB one two.
+const LARGE_BYTES = 2_500_000;
+const MEDIUM_BYTES = 1_200_000;
+
 function sameValues(actual: readonly number[] | undefined, expected: readonly number[]): boolean {
   return actual !== undefined && actual.length === expected.length && actual.every((value, index) => Object.is(value, expected[index]));
 }
@@ -359,6 +384,76 @@ export function storeContract(name: string, harness: StoreHarness): void {
         await store.runs.putCaseResults([fits]);
         expect(await store.runs.listCaseResults('r1')).toEqual([fits]);
       });
+    });
+
+    describe('base results', () => {
+      it('misses an unknown key', async () => {
+        expect(await store.baseResults.get('f'.repeat(64))).toBeUndefined();
+      });
+
+      it('gives back what was set, as plain bytes of its own, empty values included', async () => {
+        await store.baseResults.set('small', Uint8Array.from([0, 1, 2, 255, 128]));
+        await store.baseResults.set('empty', new Uint8Array(0));
+        const small = await store.baseResults.get('small');
+        expect(difference(small, Uint8Array.from([0, 1, 2, 255, 128]))).toBeUndefined();
+        // A Uint8Array over the whole of its own buffer: decoders may view `.buffer` as a whole.
+        expect(Object.getPrototypeOf(small)).toBe(Uint8Array.prototype);
+        expect(small!.byteOffset).toBe(0);
+        expect(small!.buffer.byteLength).toBe(5);
+        expect(difference(await store.baseResults.get('empty'), new Uint8Array(0))).toBeUndefined();
+      });
+
+      it('keeps what it stores apart from the arrays callers hold', async () => {
+        const value = Uint8Array.from([1, 2, 3]);
+        await store.baseResults.set('k', value);
+        value[0] = 9;
+        (await store.baseResults.get('k'))![1] = 9;
+        expect(difference(await store.baseResults.get('k'), Uint8Array.from([1, 2, 3]))).toBeUndefined();
+      });
+
+      it('round-trips a value of megabytes byte for byte, read back by another handle too', async () => {
+        const large = noise(1, LARGE_BYTES);
+        await store.baseResults.set('large', large);
+        expect(difference(await store.baseResults.get('large'), large)).toBeUndefined();
+        expect(difference(await (await twin()).baseResults.get('large'), large)).toBeUndefined();
+      }, 20_000);
+
+      it('replaces a value, whether the new one is split into more parts or fewer', async () => {
+        const small = Uint8Array.from([7, 7, 7]);
+        const medium = noise(2, MEDIUM_BYTES);
+        const large = noise(3, LARGE_BYTES);
+        await store.baseResults.set('k', small);
+        await store.baseResults.set('k', large);
+        expect(difference(await store.baseResults.get('k'), large)).toBeUndefined();
+        await store.baseResults.set('k', medium);
+        expect(difference(await store.baseResults.get('k'), medium)).toBeUndefined();
+        await store.baseResults.set('k', small);
+        expect(difference(await (await twin()).baseResults.get('k'), small)).toBeUndefined();
+      }, 20_000);
+
+      it('ends concurrent sets of one key on two handles with one of their values, whole', async () => {
+        const handles = [store, await twin()];
+        const values = [noise(4, MEDIUM_BYTES), noise(5, MEDIUM_BYTES + 1), noise(6, 1_000), noise(7, MEDIUM_BYTES - 1)];
+        await Promise.all(values.map((value, index) => handles[index % handles.length]!.baseResults.set('contested', value)));
+        const stored = await store.baseResults.get('contested');
+        expect(values.filter((value) => difference(stored, value) === undefined)).toHaveLength(1);
+      }, 20_000);
+
+      it('purges values last written before the time, counting each once', async () => {
+        clock.time = 1_000;
+        await store.baseResults.set('old', noise(8, MEDIUM_BYTES));
+        await store.baseResults.set('rewritten', Uint8Array.from([1]));
+        clock.time = 5_000;
+        await store.baseResults.set('new', Uint8Array.from([2]));
+        await store.baseResults.set('rewritten', Uint8Array.from([3]));
+        expect(await store.purge(3_000)).toEqual({ removed: 1 });
+        expect(await store.baseResults.get('old')).toBeUndefined();
+        expect(difference(await store.baseResults.get('new'), Uint8Array.from([2]))).toBeUndefined();
+        expect(difference(await store.baseResults.get('rewritten'), Uint8Array.from([3]))).toBeUndefined();
+        expect(await store.purge(3_000)).toEqual({ removed: 0 });
+        expect(await store.purge(6_000)).toEqual({ removed: 2 });
+        expect(await store.baseResults.get('new')).toBeUndefined();
+      }, 20_000);
     });
 
     describe('purge', () => {
