@@ -44,7 +44,7 @@ import type { Embedder, Store } from '../src/ports.js';
 import { guardChildren, killAllChildren, spawnFakeServer } from './children.js';
 import type { FakeServerStats } from './fake-openai-server.js';
 import { firestoreEmulator, type Emulator } from './state/firestore-emulator.js';
-import { cacheStats, timedCache, timedEmbeddingCache, TimedEmbedder, TimedLlm, type CacheStats, type OpStats } from './state/instrument.js';
+import { cacheStats, timedBaseResults, timedCache, timedEmbeddingCache, TimedEmbedder, TimedLlm, type CacheStats, type OpStats } from './state/instrument.js';
 import { BASE_REF, HEAD2_REF, HEAD_REF, stateRepo } from './state/repo.js';
 import type { MemoryRepo } from './fixture.js';
 
@@ -149,7 +149,9 @@ async function measure(context: Context, label: string, head: string, store: Sto
   let embedder: TimedEmbedder | undefined;
   const embedderFor = (model: string): Embedder =>
     (embedder = new TimedEmbedder(new OpenAiEmbedder({ apiKey: 'bench', baseURL: `${serverUrl}/v1`, model, timeoutMs: TIMEOUT_MS, maxRetries: MAX_RETRIES })));
-  const caches = store ? { cache: timedCache(store.responses, stats), embeddingCache: timedEmbeddingCache(store.embeddings, stats) } : {};
+  // A store from `--stores` written before base results existed is used without them.
+  const baseResults = store?.baseResults && { baseResults: timedBaseResults(store.baseResults, stats) };
+  const caches = store ? { cache: timedCache(store.responses, stats), embeddingCache: timedEmbeddingCache(store.embeddings, stats), ...baseResults } : {};
 
   const emulatorCpu0 = context.emulator?.cpuSeconds();
   const cpu0 = process.cpuUsage();
@@ -203,6 +205,8 @@ async function measure(context: Context, label: string, head: string, store: Sto
       setMany: opFigures(stats.setMany),
       embeddingsGet: opFigures(stats.embeddingsGet),
       embeddingsSet: opFigures(stats.embeddingsSet),
+      baseGet: opFigures(stats.baseGet),
+      baseSet: opFigures(stats.baseSet),
     },
     server: { chatRequests: server.chatRequests, embeddingRequests: server.embeddingRequests, embeddingInputs: server.embeddingInputs, maxChatInFlight: server.maxChatInFlight },
   };
@@ -246,7 +250,7 @@ function describeRun(run: RunFigures): string {
     `engine CPU ${ms(run.cpuMs)}${run.emulatorCpuMs === undefined ? '' : `, emulator CPU ${ms(run.emulatorCpuMs)}`}`,
   ];
   const op = (name: string, f: OpFigures) => (f.count === 0 ? [] : [`${name} ×${f.count}${f.hits ? ` (${f.hits} hits)` : ''} mean ${f.meanMs.toFixed(2)} ms p95 ${f.p95Ms.toFixed(2)} ms`]);
-  const store = [...op('get', ops.get), ...op('set', ops.set), ...op('getMany', ops.getMany), ...op('setMany', ops.setMany), ...op('emb.getMany', ops.embeddingsGet), ...op('emb.setMany', ops.embeddingsSet)];
+  const store = [...op('get', ops.get), ...op('set', ops.set), ...op('getMany', ops.getMany), ...op('setMany', ops.setMany), ...op('emb.getMany', ops.embeddingsGet), ...op('emb.setMany', ops.embeddingsSet), ...op('base.get', ops.baseGet), ...op('base.set', ops.baseSet)];
   if (store.length > 0) parts.push(`store ${store.join('; ')}`);
   return `    ${parts.join('\n      ')}`;
 }

@@ -3,7 +3,7 @@
  * (with everything else in flight), and when the completions and the embedding pass ran.
  */
 import { performance } from 'node:perf_hooks';
-import type { CallContext, ChatRequest, ChatResult, Embedder, EmbeddingCache, LlmClient, ResponseCache } from '../../src/ports.js';
+import type { BaseResultsStore, CallContext, ChatRequest, ChatResult, Embedder, EmbeddingCache, LlmClient, ResponseCache } from '../../src/ports.js';
 
 export class OpStats {
   readonly samples: number[] = [];
@@ -56,10 +56,12 @@ export interface CacheStats {
   setMany: OpStats;
   embeddingsGet: OpStats;
   embeddingsSet: OpStats;
+  baseGet: OpStats;
+  baseSet: OpStats;
 }
 
 export function cacheStats(): CacheStats {
-  return { get: new OpStats(), set: new OpStats(), getMany: new OpStats(), setMany: new OpStats(), embeddingsGet: new OpStats(), embeddingsSet: new OpStats() };
+  return { get: new OpStats(), set: new OpStats(), getMany: new OpStats(), setMany: new OpStats(), embeddingsGet: new OpStats(), embeddingsSet: new OpStats(), baseGet: new OpStats(), baseSet: new OpStats() };
 }
 
 export function timedCache(inner: BatchResponseCache, stats: CacheStats): BatchResponseCache {
@@ -92,6 +94,17 @@ export function timedEmbeddingCache(inner: EmbeddingCache, stats: CacheStats): E
       return found;
     },
     setMany: (model, entries) => stats.embeddingsSet.time(() => inner.setMany(model, entries)),
+  };
+}
+
+export function timedBaseResults(inner: BaseResultsStore, stats: CacheStats): BaseResultsStore {
+  return {
+    get: async (key) => {
+      const found = await stats.baseGet.time(() => inner.get(key));
+      if (found) stats.baseGet.hits += 1;
+      return found;
+    },
+    set: (key, value) => stats.baseSet.time(() => inner.set(key, value)),
   };
 }
 

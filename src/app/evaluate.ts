@@ -282,14 +282,31 @@ async function runEvaluation(
   for (const task of tasks) if (task.side === 'head') task.sampleOffset = request.headSampleOffset ?? 0;
   const estimate = estimateCost(tasks, suites, config.judge);
   deps.onEstimate?.(estimate);
-  const toAsk = tasks.filter((t) => !t.reused);
-  await runner.prefetch(toAsk.flatMap((t) => Array.from({ length: t.sampleCount }, (_, i) => [t.request, t.sampleOffset + i] as const)));
+  const pairs = (some: readonly CaseTask[]) => some.flatMap((t) => Array.from({ length: t.sampleCount }, (_, i) => [t.request, t.sampleOffset + i] as const));
   // The answers' embeddings are read from the cache (and full batches embedded) while the model answers.
   const embeddings = new EmbeddingPipeline(embedder, embeddingCache, deps.signal);
-  for (const loaded of suites) if (loaded.baseVectors) embeddings.know(loaded.baseVectors);
+  const suiteOf = new Map(suites.map((s) => [s.name, s]));
+  const waitsForBase = (task: CaseTask) => task.side === 'base' && suiteOf.get(task.suite)!.baseSettled === false;
+  for (const loaded of suites) {
+    if (!loaded.storedBase) continue;
+    loaded.baseSettled = false;
+    loaded.storedBase = loaded.storedBase.then((stored) => {
+      if (stored && reuseBaseResults(loaded, stored.cases)) {
+        loaded.reusedBase = true;
+        embeddings.know(stored.vectors);
+      }
+      loaded.baseSettled = true;
+      // What is not stored is read from the cache after the PR's answers, ahead of main's tasks.
+      const asked = [...loaded.tasks.filter((t) => t.side === 'base'), ...loaded.floorTasks].filter((t) => !t.reused);
+      void runner.prefetch(pairs(asked));
+      return stored;
+    });
+  }
+  await runner.prefetch(pairs(tasks.filter((t) => !waitsForBase(t))));
   // Read when the run ends, however it ends: the vectors embedded by then are stored.
   writes.add(() => embeddings.written);
-  await runTasks(tasks, runner, concurrency, deps.onProgress, (task) => {
+  const waitFor = { ready: (task: CaseTask) => !waitsForBase(task), when: (task: CaseTask) => suiteOf.get(task.suite)!.storedBase!.then(() => undefined) };
+  await runTasks(tasks, runner, concurrency, deps.onProgress, waitFor, (task) => {
     embeddings.add(scoredTexts(task));
     // Answers cut short by a stop are not answers: a later attempt asks again.
     if (!task.floor && !deps.signal?.aborted) deps.onCase?.({ suite: task.suite, side: task.side, caseId: task.golden.id, samples: task.samples });
@@ -396,8 +413,13 @@ interface LoadedSuite {
   baseKey?: string;
   /** Main's side came from its stored base results and was not asked again. */
   reusedBase?: true;
-  /** The vectors stored with main's side: its texts are neither read from the cache nor embedded. */
-  baseVectors?: Map<string, Float32Array>;
+  /**
+   * Main's stored side, while it is being read: main's tasks wait for it (the PR's do not), and are
+   * then either given their stored answers or asked as usual.
+   */
+  storedBase?: Promise<BaseResults | undefined>;
+  /** True once `storedBase` is read and used or not: main's tasks may run. */
+  baseSettled?: boolean;
 }
 
 /** How a suite's stored base results are found: the store, and what the key hashes besides main's files. */
@@ -411,7 +433,7 @@ async function loadSuite(name: string, suite: Suite, request: EvaluateRequest, r
   const datasets = new Map<string, ReturnType<typeof parseDataset>>();
   const [baseFiles, headFiles] = await Promise.all([readSide(suite, request.base, repo, 'main'), readSide(suite, request.head, repo, 'the PR')]);
   const baseKey = lookup && baseFiles.texts && baseResultsKey({ ...lookup.source, ...baseFiles.texts });
-  // Asked for at once: the answer arrives while the files are parsed and the cases rendered.
+  // Asked for at once, and not waited for here: the PR's cases go ahead while it is read.
   const stored = lookup && baseKey ? storedBaseResults(lookup.store, baseKey) : undefined;
   const base = parseSide(suite, baseFiles, 'main', datasets);
   const head = parseSide(suite, headFiles, 'the PR', datasets);
@@ -439,11 +461,7 @@ async function loadSuite(name: string, suite: Suite, request: EvaluateRequest, r
   } else {
     loaded.tasks = [...baseTasks.tasks, ...headTasks.tasks];
     loaded.floorTasks = planFloorTasks(suite, baseTasks.tasks);
-    const reusable = await stored;
-    if (reusable && reuseBaseResults(loaded, reusable.cases)) {
-      loaded.reusedBase = true;
-      loaded.baseVectors = reusable.vectors;
-    }
+    if (stored) loaded.storedBase = stored;
   }
   return loaded;
 }
@@ -570,23 +588,45 @@ function buildRequest(loaded: LoadedSide, messages: ChatRequest['messages']): Ch
   return request;
 }
 
+/** Tasks that cannot start yet (main's, while its stored side is read), and when they can. */
+interface TaskGate {
+  ready(task: CaseTask): boolean;
+  when(task: CaseTask): Promise<void>;
+}
+
 /**
  * Runs every task's samples through the runner with a pool of `concurrency` workers, each taking
  * the next task from a shared index once its current one is done. Only those workers' tasks are in
  * flight, rather than one suspended chain per task for the whole run, which keeps the heap small
- * on large datasets; the runner's own limit still bounds the model calls.
+ * on large datasets; the runner's own limit still bounds the model calls. A task the gate holds is
+ * passed over for the next one and taken, in order, once it is ready.
  */
 async function runTasks(
   tasks: CaseTask[],
   runner: CallRunner,
   concurrency: number,
   onProgress: EvaluateDeps['onProgress'],
+  gate?: TaskGate,
   onAnswered?: (task: CaseTask) => void,
 ): Promise<void> {
   const total = tasks.length;
   let done = 0;
   let costUsd = 0;
   let next = 0;
+  const held: CaseTask[] = [];
+  const take = async (): Promise<CaseTask | undefined> => {
+    for (;;) {
+      const readyAt = gate ? held.findIndex((task) => gate.ready(task)) : -1;
+      if (readyAt >= 0) return held.splice(readyAt, 1)[0];
+      while (next < total) {
+        const task = tasks[next++]!;
+        if (!gate || gate.ready(task)) return task;
+        held.push(task);
+      }
+      if (held.length === 0) return undefined;
+      await gate!.when(held[0]!);
+    }
+  };
   const runTask = async (task: CaseTask): Promise<void> => {
     const prices = task.manifest.prices;
     const price = (r: ChatResult) => (r.usage.inputTokens * prices.input_per_million + r.usage.outputTokens * prices.output_per_million) / 1e6;
@@ -617,7 +657,7 @@ async function runTasks(
     });
   };
   const worker = async (): Promise<void> => {
-    while (next < total) await runTask(tasks[next++]!);
+    for (let task = await take(); task; task = await take()) await runTask(task);
   };
   const workers = Math.max(1, Math.min(total, Number.isFinite(concurrency) ? Math.floor(concurrency) : total));
   await Promise.all(Array.from({ length: workers }, worker));

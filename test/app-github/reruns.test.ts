@@ -19,6 +19,7 @@ import {
   supportModel,
 } from './harness.js';
 import { ScriptedLlm } from '../support/fakes.js';
+import type { BaseResultsStore } from '../../src/ports.js';
 
 let fake: FakeGitHub;
 
@@ -31,6 +32,24 @@ afterEach(() => {
 
 const CONFIG_FORKS_NEED_APPROVAL = `${CONFIG}forks: require_approval\n`;
 const HARMLESS = `${PROMPT_MAIN}\n`;
+
+/** Base results in memory that count their reads and writes. */
+function countingBaseResults(): BaseResultsStore & { gets: number; sets: number } {
+  const values = new Map<string, Uint8Array>();
+  const store = {
+    gets: 0,
+    sets: 0,
+    get: async (key: string) => {
+      store.gets += 1;
+      return values.get(key);
+    },
+    set: async (key: string, value: Uint8Array) => {
+      store.sets += 1;
+      values.set(key, value);
+    },
+  };
+  return store;
+}
 
 function commentPayload(body: string, user?: { login: string; type: string }): Record<string, any> {
   const payload = fixture('issue_comment.created');
@@ -171,7 +190,8 @@ describe('/rerun-eval', () => {
       .comments(REPO, ISSUE, [impostor, ours])
       .updateComment(REPO, ours.id);
     fake.scope().post(`/repos/${REPO}/issues/comments/${COMMENT_ID}/reactions`).reply(201, { id: 1, content: '+1' });
-    const app = startApp();
+    const baseResults = countingBaseResults();
+    const app = startApp({ gate: { baseResults } });
 
     await app.receive('issue_comment', commentPayload('Looks flaky.\n/rerun-eval suite=support --no-cache'));
     await app.settle();
@@ -186,6 +206,8 @@ describe('/rerun-eval', () => {
     expect(edited!.body.startsWith(MARKER)).toBe(true);
     expect(edited!.body).toContain('**LLMOps Gate: passed**');
     expect(fake.bodies('POST', `/repos/${REPO}/issues/${ISSUE}/comments`)).toEqual([]);
+    // --no-cache: main's stored side is neither read nor replaced.
+    expect(baseResults).toMatchObject({ gets: 0, sets: 0 });
   });
 
   it('sends no request at all for an ordinary comment, a quoted command or a bot', async () => {
@@ -263,7 +285,8 @@ describe('Re-run buttons', () => {
       .pullFiles(REPO, PR_NUMBER, [['prompts/support.md']])
       .comments(REPO, PR_NUMBER)
       .createComment(REPO, PR_NUMBER);
-    const app = startApp();
+    const baseResults = countingBaseResults();
+    const app = startApp({ gate: { baseResults } });
 
     await app.receive('check_suite', payload);
     await app.settle();
@@ -272,6 +295,8 @@ describe('Re-run buttons', () => {
     const bodies = fake.checkRunBodies(REPO, 101);
     expect(bodies[0]).toMatchObject({ head_sha: payload.check_suite.head_sha, status: 'queued' });
     expect(bodies[2]).toMatchObject({ status: 'completed', conclusion: 'failure' });
+    // A rerun without --no-cache looks for main's stored side, and stores the one it evaluated.
+    expect(baseResults).toMatchObject({ gets: 1, sets: 1 });
   });
 });
 

@@ -131,6 +131,25 @@ describe("evaluate: main's side stored whole (base results)", () => {
     expect(figures(suite)).toEqual(figures(asked.suites[0]!));
   });
 
+  it("asks the PR's cases while main's stored side is still being read, and none of main's once it is in", async () => {
+    const store = new CountingBaseResults();
+    const repo = new MemoryRepo({ main: files(), pr: files({ 'prompts/support.md': PROMPT_BRIEF }) });
+    await evaluate(request, deps(repo, new ScriptedLlm(supportModel), { baseResults: store }));
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const slow: BaseResultsStore = { get: async (key) => (await held, store.get(key)), set: (key, value) => store.set(key, value) };
+    const llm = new ScriptedLlm(supportModel);
+    const running = evaluate(request, deps(repo, llm, { baseResults: slow }));
+    for (let i = 0; i < 50 && llm.requests.length < 8; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(llm.requests).toHaveLength(8);
+    expect(llm.requests.every((r) => r.messages[0]!.content.includes('Be brief'))).toBe(true);
+    release();
+    const result = await running;
+    expect(llm.requests).toHaveLength(8);
+    expect(result.suites[0]!.usage.base).toMatchObject({ calls: 0, cachedCalls: 8 });
+    expect(result.suites[0]!.cases.map((c) => c.id)).toEqual(['c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7', 'c8']);
+  });
+
   it('keeps a side with a failed answer out of the store, then stores it once every answer is in', async () => {
     const store = new CountingBaseResults();
     const cache = new MemoryResponseCache();

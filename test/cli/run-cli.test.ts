@@ -184,6 +184,8 @@ describe('llmops-gate eval with the cache file', () => {
       expect(db.prepare<[], { n: number }>('SELECT count(*) AS n FROM responses').get()!.n).toBe(6);
       // References and both sides' answers: every text that was embedded.
       expect(db.prepare<[], { n: number }>('SELECT count(*) AS n FROM embeddings').get()!.n).toBeGreaterThanOrEqual(4);
+      // Main's side of the one suite, whole, for the next PR against the same main.
+      expect(db.prepare<[], { n: number }>('SELECT count(*) AS n FROM base_results').get()!.n).toBe(1);
     } finally {
       db.close();
     }
@@ -209,7 +211,7 @@ describe('llmops-gate eval with the cache file', () => {
     }
   });
 
-  it('records every call with --record, even those the cache holds, then serves the next run from the cache', async () => {
+  it("records every call with --record, even those the cache or main's stored side holds, then serves the next run from the cache", async () => {
     await cli(evalArgs(), live());
     const recorded = await cli(evalArgs('--record'), live());
     expect(model.requests()).toBe(12);
