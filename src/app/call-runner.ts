@@ -24,9 +24,10 @@ export interface CallRunner {
    * Starts reading the cached answers of these (request, sample) pairs in batches, in the order
    * given, and returns without waiting for them: a call for one of these pairs waits for its own
    * batch only, so the first calls start while later batches are still being read, and the model is
-   * never asked for an answer the cache holds.
+   * never asked for an answer the cache holds. `firstAnswered` settles once the first batch is
+   * answered (or failed): other reads sent before it would delay it.
    */
-  prefetch(pairs: readonly (readonly [ChatRequest, number])[]): Promise<void>;
+  prefetch(pairs: readonly (readonly [ChatRequest, number])[]): Promise<{ firstAnswered: Promise<void> }>;
   /** Waits until every answer is written to the cache; cache write failures are counted, not thrown. */
   flush(): Promise<{ failedWrites: number }>;
 }
@@ -175,7 +176,7 @@ export function createCallRunner(options: {
     },
     async prefetch(pairs) {
       const getMany = cache?.getMany?.bind(cache);
-      if (!getMany) return;
+      if (!getMany) return { firstAnswered: Promise.resolve() };
       const unread = [...new Set(pairs.map(([request, sample]) => keyOf(request, sample)))].filter((key) => !prefetched.has(key));
       let first: Promise<unknown> | undefined;
       for (let start = 0, size = FIRST_READ_BATCH; start < unread.length; start += size, size = Math.min(2 * size, MAX_READ_BATCH)) {
@@ -185,6 +186,7 @@ export function createCallRunner(options: {
         first ??= batch;
         for (const key of group) prefetched.set(key, batch);
       }
+      return { firstAnswered: (first ?? Promise.resolve()).then(() => undefined) };
     },
     async flush() {
       flushing = true;

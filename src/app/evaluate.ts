@@ -287,25 +287,30 @@ async function runEvaluation(
   const embeddings = new EmbeddingPipeline(embedder, embeddingCache, deps.signal);
   const suiteOf = new Map(suites.map((s) => [s.name, s]));
   const waitsForBase = (task: CaseTask) => task.side === 'base' && suiteOf.get(task.suite)!.baseSettled === false;
-  for (const loaded of suites) {
-    if (!loaded.storedBase) continue;
-    loaded.baseSettled = false;
-    loaded.storedBase = loaded.storedBase.then((stored) => {
-      if (stored && reuseBaseResults(loaded, stored.cases)) {
-        loaded.reusedBase = true;
-        embeddings.know(stored.vectors);
-      }
-      loaded.baseSettled = true;
-      // What is not stored is read from the cache after the PR's answers, ahead of main's tasks.
-      const asked = [...loaded.tasks.filter((t) => t.side === 'base'), ...loaded.floorTasks].filter((t) => !t.reused);
-      void runner.prefetch(pairs(asked));
-      return stored;
-    });
-  }
-  await runner.prefetch(pairs(tasks.filter((t) => !waitsForBase(t))));
+  for (const loaded of suites) if (loaded.readBase) loaded.baseSettled = false;
+  const { firstAnswered } = await runner.prefetch(pairs(tasks.filter((t) => !waitsForBase(t))));
+  // Main's stored sides are asked for once the first cached answers are read, since the first calls
+  // wait for those; meanwhile the PR's tasks go ahead and main's are passed over.
+  const baseRead = new Map(
+    suites.flatMap((loaded) => {
+      const read = loaded.readBase;
+      if (!read) return [];
+      const settled = firstAnswered.then(read).then((stored) => {
+        if (stored && reuseBaseResults(loaded, stored.cases)) {
+          loaded.reusedBase = true;
+          embeddings.know(stored.vectors);
+        }
+        loaded.baseSettled = true;
+        // What is not stored is read from the cache now, ahead of main's tasks.
+        const asked = [...loaded.tasks.filter((t) => t.side === 'base'), ...loaded.floorTasks].filter((t) => !t.reused);
+        void runner.prefetch(pairs(asked));
+      });
+      return [[loaded.name, settled] as const];
+    }),
+  );
   // Read when the run ends, however it ends: the vectors embedded by then are stored.
   writes.add(() => embeddings.written);
-  const waitFor = { ready: (task: CaseTask) => !waitsForBase(task), when: (task: CaseTask) => suiteOf.get(task.suite)!.storedBase!.then(() => undefined) };
+  const waitFor = { ready: (task: CaseTask) => !waitsForBase(task), when: (task: CaseTask) => baseRead.get(task.suite)! };
   await runTasks(tasks, runner, concurrency, deps.onProgress, waitFor, (task) => {
     embeddings.add(scoredTexts(task));
     // Answers cut short by a stop are not answers: a later attempt asks again.
@@ -413,12 +418,9 @@ interface LoadedSuite {
   baseKey?: string;
   /** Main's side came from its stored base results and was not asked again. */
   reusedBase?: true;
-  /**
-   * Main's stored side, while it is being read: main's tasks wait for it (the PR's do not), and are
-   * then either given their stored answers or asked as usual.
-   */
-  storedBase?: Promise<BaseResults | undefined>;
-  /** True once `storedBase` is read and used or not: main's tasks may run. */
+  /** Reads main's stored side; main's tasks wait for it (the PR's do not), then are given its answers or asked as usual. */
+  readBase?: () => Promise<BaseResults | undefined>;
+  /** False while main's stored side is being read, true once it is read and used or not: main's tasks may run. */
   baseSettled?: boolean;
 }
 
@@ -433,8 +435,6 @@ async function loadSuite(name: string, suite: Suite, request: EvaluateRequest, r
   const datasets = new Map<string, ReturnType<typeof parseDataset>>();
   const [baseFiles, headFiles] = await Promise.all([readSide(suite, request.base, repo, 'main'), readSide(suite, request.head, repo, 'the PR')]);
   const baseKey = lookup && baseFiles.texts && baseResultsKey({ ...lookup.source, ...baseFiles.texts });
-  // Asked for at once, and not waited for here: the PR's cases go ahead while it is read.
-  const stored = lookup && baseKey ? storedBaseResults(lookup.store, baseKey) : undefined;
   const base = parseSide(suite, baseFiles, 'main', datasets);
   const head = parseSide(suite, headFiles, 'the PR', datasets);
   const loaded: LoadedSuite = {
@@ -461,7 +461,7 @@ async function loadSuite(name: string, suite: Suite, request: EvaluateRequest, r
   } else {
     loaded.tasks = [...baseTasks.tasks, ...headTasks.tasks];
     loaded.floorTasks = planFloorTasks(suite, baseTasks.tasks);
-    if (stored) loaded.storedBase = stored;
+    if (lookup && baseKey) loaded.readBase = () => storedBaseResults(lookup.store, baseKey);
   }
   return loaded;
 }

@@ -150,6 +150,25 @@ describe("evaluate: main's side stored whole (base results)", () => {
     expect(result.suites[0]!.cases.map((c) => c.id)).toEqual(['c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7', 'c8']);
   });
 
+  it("asks for main's stored side only once the first batch of cached answers is read, which the first calls wait for", async () => {
+    const store = new CountingBaseResults();
+    const caches = new CountingCaches();
+    const repo = new MemoryRepo({ main: files(), pr: files({ 'prompts/support.md': PROMPT_BRIEF }) });
+    await evaluate(request, deps(repo, new ScriptedLlm(supportModel), { ...caches, baseResults: store }));
+    store.gets = 0;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const getMany = caches.cache.getMany!;
+    const cache: ResponseCache = { ...caches.cache, getMany: async (keys) => (await held, getMany(keys)) };
+    const running = evaluate(request, deps(repo, new ScriptedLlm(supportModel), { cache, baseResults: store }));
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(store.gets).toBe(0);
+    release();
+    const result = await running;
+    expect(store.gets).toBe(1);
+    expect(result.suites[0]!.usage.base).toMatchObject({ calls: 0, cachedCalls: 8 });
+  });
+
   it('keeps a side with a failed answer out of the store, then stores it once every answer is in', async () => {
     const store = new CountingBaseResults();
     const cache = new MemoryResponseCache();

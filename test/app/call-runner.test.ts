@@ -141,6 +141,24 @@ describe('createCallRunner', () => {
     expect(sizes).toEqual([50, 100, 50]);
   });
 
+  it("tells when a read-ahead's first batch is answered, at once without a batched cache", async () => {
+    const cache = countingCache();
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const getMany = cache.getMany!.bind(cache);
+    cache.getMany = async (keys) => (await held, getMany(keys));
+    const runner = createCallRunner({ llm: new ScriptedLlm(() => 'ok'), cache, concurrency: 4 });
+    const { firstAnswered } = await runner.prefetch(Array.from({ length: 80 }, (_, i) => [ask(`q${i}`), 0] as const));
+    let answered = false;
+    void firstAnswered.then(() => (answered = true));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(answered).toBe(false);
+    release();
+    await firstAnswered;
+    const plain = createCallRunner({ llm: new ScriptedLlm(() => 'ok'), cache: { get: async () => undefined, set: async () => undefined }, concurrency: 4 });
+    await expect((await plain.prefetch([[ask('a'), 0]])).firstAnswered).resolves.toBeUndefined();
+  });
+
   it('reads key by key when a batched read fails, still calling the model only for what the cache lacks', async () => {
     const cache = countingCache();
     const warm = createCallRunner({ llm: new ScriptedLlm(() => 'cached'), cache, concurrency: 2 });
