@@ -90,6 +90,7 @@ const PARTS = { one: args.part !== '2', two: args.part !== '1' };
 interface OpFigures {
   count: number;
   hits: number;
+  bytes: number;
   totalMs: number;
   meanMs: number;
   p50Ms: number;
@@ -131,7 +132,7 @@ interface Context {
 }
 
 function opFigures(stats: OpStats): OpFigures {
-  return { count: stats.count, hits: stats.hits, totalMs: stats.totalMs, meanMs: stats.meanMs, p50Ms: stats.percentile(50), p95Ms: stats.percentile(95) };
+  return { count: stats.count, hits: stats.hits, bytes: stats.bytes, totalMs: stats.totalMs, meanMs: stats.meanMs, p50Ms: stats.percentile(50), p95Ms: stats.percentile(95) };
 }
 
 async function postJson(url: string, body: unknown): Promise<void> {
@@ -249,7 +250,7 @@ function describeRun(run: RunFigures): string {
     `phases setup ${ms(phases.setupMs)}${run.firstRead ? ` (first read of cached answers sent at ${ms(run.firstRead.sentMs)}, answered at ${ms(run.firstRead.answeredMs)})` : ''} | calls ${ms(phases.chatMs)} (ideal ${ms(run.idealChatMs)}) | embed ${ms(phases.embedMs)} | after it ${ms(phases.restMs)}; embedding cache read ${ms(phases.embedCacheReadMs)}, write ${ms(phases.embedCacheWriteMs)}`,
     `engine CPU ${ms(run.cpuMs)}${run.emulatorCpuMs === undefined ? '' : `, emulator CPU ${ms(run.emulatorCpuMs)}`}`,
   ];
-  const op = (name: string, f: OpFigures) => (f.count === 0 ? [] : [`${name} ×${f.count}${f.hits ? ` (${f.hits} hits)` : ''} mean ${f.meanMs.toFixed(2)} ms p95 ${f.p95Ms.toFixed(2)} ms`]);
+  const op = (name: string, f: OpFigures) => (f.count === 0 ? [] : [`${name} ×${f.count}${f.hits ? ` (${f.hits} hits)` : ''}${f.bytes ? ` ${Math.round(f.bytes / 1024)} KiB` : ''} mean ${f.meanMs.toFixed(2)} ms p95 ${f.p95Ms.toFixed(2)} ms`]);
   const store = [...op('get', ops.get), ...op('set', ops.set), ...op('getMany', ops.getMany), ...op('setMany', ops.setMany), ...op('emb.getMany', ops.embeddingsGet), ...op('emb.setMany', ops.embeddingsSet), ...op('base.get', ops.baseGet), ...op('base.set', ops.baseSet)];
   if (store.length > 0) parts.push(`store ${store.join('; ')}`);
   return `    ${parts.join('\n      ')}`;

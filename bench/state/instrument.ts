@@ -10,6 +10,8 @@ export class OpStats {
   /** When the first operation started and ended (performance.now()). */
   first: { start: number; end: number } | undefined;
   hits = 0;
+  /** Bytes read or written, where the operation moves opaque bytes (base results). */
+  bytes = 0;
 
   get count(): number {
     return this.samples.length;
@@ -101,10 +103,16 @@ export function timedBaseResults(inner: BaseResultsStore, stats: CacheStats): Ba
   return {
     get: async (key) => {
       const found = await stats.baseGet.time(() => inner.get(key));
-      if (found) stats.baseGet.hits += 1;
+      if (found) {
+        stats.baseGet.hits += 1;
+        stats.baseGet.bytes += found.length;
+      }
       return found;
     },
-    set: (key, value) => stats.baseSet.time(() => inner.set(key, value)),
+    set: (key, value) => {
+      stats.baseSet.bytes += value.length;
+      return stats.baseSet.time(() => inner.set(key, value));
+    },
   };
 }
 

@@ -10,7 +10,7 @@ import { runIdOf, supersedeKey, type GateJob } from '../../src/app/gate-job.js';
 import type { GateDeps } from '../../src/app/github-gate.js';
 import { handOver } from '../../src/housekeeping.js';
 import type { RunRecord, RunStore, Store } from '../../src/ports.js';
-import { BASE_SHA, BlockingLlm, FakeGitHub, HEAD_SHA, PR_NUMBER, QUESTIONS, REPO, openedJob, pullRequestPayload, fixture, repoFiles, startApp } from './harness.js';
+import { BASE_SHA, BlockingLlm, CONFIG, FakeGitHub, HEAD_SHA, PR_NUMBER, QUESTIONS, REPO, openedJob, pullRequestPayload, fixture, repoFiles, startApp } from './harness.js';
 
 const SHA_B = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';
 const prompt = (word: string) => `---\nsystem: ${word}. You help Acme customers. Always cite the help link.\n---\nQuestion: {{question}}\n`;
@@ -140,10 +140,13 @@ describe('two replicas sharing a run store', () => {
   });
 
   it('a replica told to stop hands its job over: the run is released at once and the next replica finishes it on the same check run', async () => {
+    // A worker per question: the PR's held calls take eight, and main's are asked beside them (while
+    // main's stored side is read, the PR's cases go first and would otherwise take every worker).
+    const wide = (sha: string) => ({ ...files()[sha]!, '.llmops.yml': `concurrency: 16\n${CONFIG}` });
     fake = new FakeGitHub()
       .token(1)
       .token(1)
-      .repo(REPO, files())
+      .repo(REPO, { [BASE_SHA]: wide(BASE_SHA), [HEAD_SHA]: wide(HEAD_SHA) })
       .checkRun(REPO, { id: 101, updates: 3 })
       .pullFiles(REPO, PR_NUMBER, [['prompts/support.md']], 2)
       .comments(REPO, PR_NUMBER)
