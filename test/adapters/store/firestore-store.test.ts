@@ -114,7 +114,7 @@ describeWithEmulators('FirestoreStore on the Firestore emulator', () => {
         await store.runs.putCaseResults([{ runId: 'r1', suite: 's', side: 'head', caseId: 'c/1', payload: '{}' }]);
 
         const response = await raw.doc(`${layoutPrefix}responses/k1`).get();
-        expect(response.data()).toEqual({ result: { output: 'o', usage: { inputTokens: 1, outputTokens: 2 }, latencyMs: 3 }, writtenAt: 1_234 });
+        expect(response.data()).toEqual({ result: JSON.stringify({ output: 'o', usage: { inputTokens: 1, outputTokens: 2 }, latencyMs: 3 }), writtenAt: 1_234 });
         const embeddings = await raw.collection(`${layoutPrefix}embeddings`).get();
         expect(embeddings.docs.map((doc) => doc.id)).toEqual([sha256Hex('m\0t')]);
         expect(embeddings.docs[0]!.get('vector')).toBeInstanceOf(Uint8Array);
@@ -128,6 +128,22 @@ describeWithEmulators('FirestoreStore on the Firestore emulator', () => {
         // A pull request's key holds a `/`, so its document id is the key's hash.
         await store.runs.recordLatestHead('o/r#7', { sha: 'h', requestedAt: 99 });
         expect((await raw.doc(`${layoutPrefix}heads/~${sha256Hex('o/r#7')}`).get()).data()).toEqual({ sha: 'h', requestedAt: 99, writtenAt: 1_234 });
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('reads a cached answer written as a map, as before answers were stored as JSON text, and reads unparsable text as none', async () => {
+      const prefix = `legacy${randomUUID().slice(0, 8)}_`;
+      const store = new FirestoreStore({ projectId: PROJECT, collectionPrefix: prefix });
+      try {
+        const answer = { output: 'Bonjour', usage: { inputTokens: 12, outputTokens: 3 }, latencyMs: 420, systemFingerprint: 'fp_1' };
+        await raw.doc(`${prefix}responses/old`).set({ result: answer, writtenAt: 1 });
+        await raw.doc(`${prefix}responses/torn`).set({ result: '{"output": "Bonj', writtenAt: 1 });
+        expect(await store.responses.get('old')).toEqual(answer);
+        expect(await store.responses.get('torn')).toBeUndefined();
+        const found = await store.responses.getMany!(['old', 'torn']);
+        expect([...found.entries()]).toEqual([['old', answer]]);
       } finally {
         await store.close();
       }
