@@ -30,6 +30,13 @@ export interface CallRunner {
   prefetch(pairs: readonly (readonly [ChatRequest, number])[]): Promise<{ firstAnswered: Promise<void> }>;
   /** Waits until every answer is written to the cache; cache write failures are counted, not thrown. */
   flush(): Promise<{ failedWrites: number }>;
+  /** The cache key of a request's sample, as the runner computes it. */
+  keyOf(request: ChatRequest, sample: number): string;
+  /**
+   * An answer known without asking (main's stored side): a later call for the same request and
+   * sample is given it, as a cached answer, like a call made earlier in the run would be.
+   */
+  know(request: ChatRequest, sample: number, result: ChatResult): void;
 }
 
 /** Answers per batched cache write, and the longest an answer waits for its batch. */
@@ -193,6 +200,10 @@ export function createCallRunner(options: {
       writeBuffer();
       while (writes.size > 0) await Promise.all([...writes]);
       return { failedWrites };
+    },
+    keyOf,
+    know(request, sample, result) {
+      seen.set(keyOf(request, sample), Promise.resolve({ result, cached: true }));
     },
     async call(request, sample, price) {
       const key = keyOf(request, sample);

@@ -1,7 +1,7 @@
 import { affectedSuites } from '../core/affected-suites.js';
 import { CONFIG_PATH, parseConfig, type Judge, type Suite } from '../core/config.js';
 import { combinePairwise, pairwiseMessages, parsePairwiseReply, parseScoreReply, rubricHash, scoreMessages, type Rubric as JudgeRubric } from '../core/judge.js';
-import { baseResultsKey, decodeBaseResults, encodeBaseResults, type BaseCase, type BaseResults, type BaseResultsSource } from '../core/base-results.js';
+import { encodeBaseResults } from '../core/base-results.js';
 import { parseDataset, type DatasetCase } from '../core/dataset.js';
 import { gateRows, gatesWithoutRows } from '../core/gate.js';
 import { parseManifest, type ModelManifest } from '../core/manifest.js';
@@ -29,6 +29,7 @@ import type {
   Verdict,
 } from '../core/types.js';
 import type { BaseResultsStore, ChatRequest, ChatResult, Clock, Embedder, EmbeddingCache, LlmClient, RepoReader, ResponseCache } from '../ports.js';
+import { baseSideKey, baseSideOf, readBaseSide, reuseBaseSide } from './base-side.js';
 import { BUDGET_REACHED, createCallRunner, type CallRunner } from './call-runner.js';
 import { EmbeddingPipeline } from './embedding-pipeline.js';
 
@@ -124,6 +125,8 @@ interface CaseTask {
   checked?: CheckedOutputs;
   /** Answered from the suite's stored base results: no call and no cache read. */
   reused?: true;
+  /** A task of the PR that asks exactly what one of main's asks: it waits for main's stored side. */
+  sameAsMain?: true;
 }
 
 interface CheckedOutputs {
@@ -267,17 +270,7 @@ async function runEvaluation(
     ...(deps.signal ? { signal: deps.signal } : {}),
   });
   writes.add(() => runner.flush());
-  const lookup = (suite: Suite): BaseLookup | undefined =>
-    deps.baseResults && {
-      store: deps.baseResults,
-      source: {
-        provider: deps.llm.provider,
-        embeddingModel: embedder.model,
-        suite,
-        ...(suite.rubrics.length > 0 ? { judge: { model: config.judge.model, temperature: config.judge.temperature, rubrics: suite.rubrics.map((r) => rubricHash(judgeRubric(r))) } } : {}),
-      },
-    };
-  const suites = await Promise.all(names.map((name) => loadSuite(name, config.suites[name]!, request, deps.repo, lookup(config.suites[name]!))));
+  const suites = await Promise.all(names.map((name) => loadSuite(name, config.suites[name]!, request, deps.repo)));
   const tasks = suites.flatMap((s) => [...interleaveSides(s.tasks), ...s.floorTasks]);
   for (const task of tasks) if (task.side === 'head') task.sampleOffset = request.headSampleOffset ?? 0;
   const estimate = estimateCost(tasks, suites, config.judge);
@@ -286,25 +279,31 @@ async function runEvaluation(
   // The answers' embeddings are read from the cache (and full batches embedded) while the model answers.
   const embeddings = new EmbeddingPipeline(embedder, embeddingCache, deps.signal);
   const suiteOf = new Map(suites.map((s) => [s.name, s]));
-  const waitsForBase = (task: CaseTask) => task.side === 'base' && suiteOf.get(task.suite)!.baseSettled === false;
-  for (const loaded of suites) if (loaded.readBase) loaded.baseSettled = false;
+  const baseStore = deps.baseResults;
+  if (baseStore) for (const loaded of suites) keyBaseSide(loaded, runner.keyOf, embedder.model, config.judge);
+  // Main's tasks, and the PR's that ask exactly what main asks, wait for main's stored side.
+  const waitsForBase = (task: CaseTask) => (task.side === 'base' || task.sameAsMain === true) && suiteOf.get(task.suite)!.baseSettled === false;
   const { firstAnswered } = await runner.prefetch(pairs(tasks.filter((t) => !waitsForBase(t))));
   // Main's stored sides are asked for once the first cached answers are read, since the first calls
-  // wait for those; meanwhile the PR's tasks go ahead and main's are passed over.
+  // wait for those; meanwhile the PR's other tasks go ahead and those waiting are passed over.
   const baseRead = new Map(
     suites.flatMap((loaded) => {
-      const read = loaded.readBase;
-      if (!read) return [];
-      const settled = firstAnswered.then(read).then((stored) => {
-        if (stored && reuseBaseResults(loaded, stored.cases)) {
-          loaded.reusedBase = true;
-          embeddings.know(stored.vectors);
-        }
-        loaded.baseSettled = true;
-        // What is not stored is read from the cache now, ahead of main's tasks.
-        const asked = [...loaded.tasks.filter((t) => t.side === 'base'), ...loaded.floorTasks].filter((t) => !t.reused);
-        void runner.prefetch(pairs(asked));
-      });
+      const key = loaded.baseKey;
+      if (!baseStore || !key) return [];
+      const mainTasks = loaded.tasks.filter((t) => t.side === 'base');
+      const settled = firstAnswered
+        .then(() => readBaseSide(baseStore, key, deps.signal))
+        .then((stored) => {
+          if (stored && reuseBaseSide(mainTasks, loaded.floorTasks, stored.cases)) {
+            loaded.reusedBase = true;
+            embeddings.know(stored.vectors);
+            // The PR's identical questions get main's stored answers, as they would share one call.
+            for (const task of [...mainTasks, ...loaded.floorTasks]) task.samples.forEach((sample, i) => runner.know(task.request, task.sampleOffset + i, sample));
+          }
+          loaded.baseSettled = true;
+          // What is not stored is read from the cache now, ahead of the tasks that waited.
+          void runner.prefetch(pairs([...mainTasks, ...loaded.floorTasks].filter((t) => !t.reused)));
+        });
       return [[loaded.name, settled] as const];
     }),
   );
@@ -354,16 +353,16 @@ async function runEvaluation(
       result.verdict = 'inconclusive';
     }
   }
-  const baseStore = deps.baseResults;
   if (baseStore && !budget) {
     for (const loaded of suites) {
       const key = loaded.baseKey;
+      // Stored when this run evaluated main's side itself (not reused, or asked again for another backend).
+      if (!key || loaded.reusedBase || loaded.embeddingError) continue;
       // Encoded and sent once the result is decided, with the run's other writes.
-      if (!key) continue;
       writes.add(async () => {
-        // After the caller has the result: encoding a large side takes a few milliseconds.
         await new Promise<void>((resolve) => setImmediate(resolve));
-        const value = baseResultsOf(loaded, vectors);
+        const mainTasks = loaded.tasks.filter((t) => t.side === 'base');
+        const value = baseSideOf(mainTasks, loaded.floorTasks, [...mainTasks, ...loaded.floorTasks].flatMap(scoredTexts), vectors);
         if (value) await baseStore.set(key, encodeBaseResults(value));
       });
     }
@@ -414,29 +413,18 @@ interface LoadedSuite {
   embeddingError?: string;
   /** Pairwise judge verdicts by case id, then rubric. */
   pairwise: Map<string, Record<string, PairwiseOutcome>>;
-  /** Where main's side is stored whole (`baseResults`), when there is a store and main's files were read. */
+  /** Where main's side is stored whole (`baseResults`), when there is a store and main has tasks. */
   baseKey?: string;
   /** Main's side came from its stored base results and was not asked again. */
   reusedBase?: true;
-  /** Reads main's stored side; main's tasks wait for it (the PR's do not), then are given its answers or asked as usual. */
-  readBase?: () => Promise<BaseResults | undefined>;
-  /** False while main's stored side is being read, true once it is read and used or not: main's tasks may run. */
+  /** False while main's stored side is being read, true once it is read and used or not: the tasks waiting for it may run. */
   baseSettled?: boolean;
 }
 
-/** How a suite's stored base results are found: the store, and what the key hashes besides main's files. */
-interface BaseLookup {
-  store: BaseResultsStore;
-  source: Omit<BaseResultsSource, 'prompt' | 'manifest' | 'dataset'>;
-}
-
-async function loadSuite(name: string, suite: Suite, request: EvaluateRequest, repo: RepoReader, lookup?: BaseLookup): Promise<LoadedSuite> {
+async function loadSuite(name: string, suite: Suite, request: EvaluateRequest, repo: RepoReader): Promise<LoadedSuite> {
   // Main's and the PR's datasets are usually the same text: parsed once.
   const datasets = new Map<string, ReturnType<typeof parseDataset>>();
-  const [baseFiles, headFiles] = await Promise.all([readSide(suite, request.base, repo, 'main'), readSide(suite, request.head, repo, 'the PR')]);
-  const baseKey = lookup && baseFiles.texts && baseResultsKey({ ...lookup.source, ...baseFiles.texts });
-  const base = parseSide(suite, baseFiles, 'main', datasets);
-  const head = parseSide(suite, headFiles, 'the PR', datasets);
+  const [base, head] = await Promise.all([loadSide(suite, request.base, repo, 'main', datasets), loadSide(suite, request.head, repo, 'the PR', datasets)]);
   const loaded: LoadedSuite = {
     name,
     suite,
@@ -447,7 +435,6 @@ async function loadSuite(name: string, suite: Suite, request: EvaluateRequest, r
     pairwise: new Map(),
     ...(base.side ? { base: base.side } : {}),
     ...(head.side ? { head: head.side } : {}),
-    ...(baseKey ? { baseKey } : {}),
   };
   if (!loaded.head) return loaded;
   const headTasks = planTasks(name, suite, 'head', loaded.head);
@@ -461,47 +448,8 @@ async function loadSuite(name: string, suite: Suite, request: EvaluateRequest, r
   } else {
     loaded.tasks = [...baseTasks.tasks, ...headTasks.tasks];
     loaded.floorTasks = planFloorTasks(suite, baseTasks.tasks);
-    if (lookup && baseKey) loaded.readBase = () => storedBaseResults(lookup.store, baseKey);
   }
   return loaded;
-}
-
-/** The stored base results under `key`, or undefined when there are none or they cannot be read (a miss, never a failure). */
-async function storedBaseResults(store: BaseResultsStore, key: string): Promise<BaseResults | undefined> {
-  try {
-    const bytes = await store.get(key);
-    return bytes && decodeBaseResults(bytes);
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Gives main's tasks (and its noise-floor tasks) their stored answers and judge grades, all or
- * none: a stored side that does not match the cases planned, one by one, is not used.
- */
-function reuseBaseResults(loaded: LoadedSuite, cases: readonly BaseCase[]): boolean {
-  const baseTasks = loaded.tasks.filter((t) => t.side === 'base');
-  const byId = new Map(cases.map((c) => [c.id, c]));
-  const floorById = new Map(loaded.floorTasks.map((t) => [t.golden.id, t]));
-  if (byId.size !== baseTasks.length || cases.length !== baseTasks.length) return false;
-  for (const task of baseTasks) {
-    const stored = byId.get(task.golden.id);
-    if (!stored || stored.samples.length !== task.sampleCount) return false;
-    if (floorById.has(task.golden.id) !== (stored.floor?.length === 1)) return false;
-  }
-  const reuse = (task: CaseTask, samples: readonly SampleResult[]) => {
-    task.samples = samples.map((sample) => ({ ...sample, cached: true }));
-    task.reused = true;
-  };
-  for (const task of baseTasks) {
-    const stored = byId.get(task.golden.id)!;
-    reuse(task, stored.samples);
-    if (stored.judge) task.judge = { ...stored.judge };
-    const floor = floorById.get(task.golden.id);
-    if (floor) reuse(floor, stored.floor!);
-  }
-  return true;
 }
 
 /**
@@ -517,29 +465,23 @@ function planFloorTasks(suite: Suite, baseTasks: readonly CaseTask[]): CaseTask[
     .map((task) => ({ ...task, sampleCount: 1, sampleOffset: 1, samples: [], judge: {}, floor: true as const }));
 }
 
-interface SideFiles {
-  /** The three files' texts, when all exist. */
-  texts?: { prompt: string; manifest: string; dataset: string };
-  problems: Problem[];
-}
-
-async function readSide(suite: Suite, ref: string, repo: RepoReader, where: string): Promise<SideFiles> {
+async function loadSide(
+  suite: Suite,
+  ref: string,
+  repo: RepoReader,
+  where: string,
+  datasets: Map<string, ReturnType<typeof parseDataset>>,
+): Promise<{ side?: LoadedSide; problems: Problem[] }> {
   const paths = [suite.prompt, suite.model, suite.dataset];
-  const [prompt, manifest, dataset] = await Promise.all(paths.map((path) => repo.readFile(ref, path)));
-  const missing = paths.filter((_, i) => [prompt, manifest, dataset][i] === undefined);
+  const [promptText, manifestText, datasetText] = await Promise.all(paths.map((path) => repo.readFile(ref, path)));
+  const missing = paths.filter((_, i) => [promptText, manifestText, datasetText][i] === undefined);
   if (missing.length > 0) {
     return { problems: missing.map((file) => ({ file, message: `${file} does not exist in ${where} (${ref})` })) };
   }
-  return { texts: { prompt: prompt!, manifest: manifest!, dataset: dataset! }, problems: [] };
-}
-
-function parseSide(suite: Suite, files: SideFiles, where: string, datasets: Map<string, ReturnType<typeof parseDataset>>): { side?: LoadedSide; problems: Problem[] } {
-  if (!files.texts) return { problems: files.problems };
-  const { texts } = files;
-  const prompt = parsePrompt(texts.prompt, suite.prompt);
-  const manifest = parseManifest(texts.manifest, suite.model);
-  const cases = datasets.get(texts.dataset) ?? parseDataset(texts.dataset, suite.dataset);
-  datasets.set(texts.dataset, cases);
+  const prompt = parsePrompt(promptText!, suite.prompt);
+  const manifest = parseManifest(manifestText!, suite.model);
+  const cases = datasets.get(datasetText!) ?? parseDataset(datasetText!, suite.dataset);
+  datasets.set(datasetText!, cases);
   const problems = [prompt, manifest, cases].flatMap((p) => (p.ok ? [] : p.problems));
   if (!prompt.ok || !manifest.ok || !cases.ok) return { problems };
   if (cases.value.length === 0) return { problems: [{ file: suite.dataset, message: `the dataset has no cases in ${where}` }] };
@@ -807,29 +749,20 @@ function scoreSuite(loaded: LoadedSuite, vectors: Vectors): SuiteResult {
 }
 
 /**
- * Main's side of a suite as evaluated in full by this run, to be stored; undefined when it must not
- * be: reused already, or with an answer missing or failed (errors are never stored, so a later run
- * asks again), or a text without its vector.
+ * Names where main's side of a suite is stored (`baseKey`), and marks what waits for it: main's
+ * tasks, and the PR's whose questions are main's (an unchanged case), which then get main's answers.
  */
-function baseResultsOf(loaded: LoadedSuite, vectors: Vectors): BaseResults | undefined {
-  if (!loaded.base || loaded.reusedBase || loaded.embeddingError) return undefined;
-  const baseTasks = loaded.tasks.filter((t) => t.side === 'base');
-  const answered = [...baseTasks, ...loaded.floorTasks];
-  if (baseTasks.length === 0 || answered.some((t) => t.samples.length !== t.sampleCount || t.samples.some((x) => x.error !== undefined))) return undefined;
-  const stored = new Map<string, Float32Array>();
-  for (const text of answered.flatMap(scoredTexts)) {
-    const vector = vectors.get(text);
-    if (!vector) return undefined;
-    stored.set(text, vector);
+function keyBaseSide(loaded: LoadedSuite, keyOf: CallRunner['keyOf'], embeddingModel: string, judge: Judge): void {
+  const mainTasks = loaded.tasks.filter((t) => t.side === 'base');
+  if (mainTasks.length === 0) return;
+  const { rubrics } = loaded.suite;
+  const graded = rubrics.length > 0 ? { judge: { model: judge.model, temperature: judge.temperature, rubrics: rubrics.map((r) => rubricHash(judgeRubric(r))) } } : {};
+  loaded.baseKey = baseSideKey({ embeddingModel, ...graded }, mainTasks, loaded.floorTasks, keyOf);
+  loaded.baseSettled = false;
+  const mainKeys = new Set([...mainTasks, ...loaded.floorTasks].flatMap((t) => Array.from({ length: t.sampleCount }, (_, i) => keyOf(t.request, t.sampleOffset + i))));
+  for (const task of loaded.tasks) {
+    if (task.side === 'head' && Array.from({ length: task.sampleCount }, (_, i) => keyOf(task.request, task.sampleOffset + i)).some((key) => mainKeys.has(key))) task.sameAsMain = true;
   }
-  const floors = new Map(loaded.floorTasks.map((t) => [t.golden.id, t.samples]));
-  const cases = baseTasks.map((task): BaseCase => {
-    // A failed grade is asked again next time rather than kept.
-    const judge = Object.entries(task.judge).filter(([, outcome]) => outcome.error === undefined);
-    const floor = floors.get(task.golden.id);
-    return { id: task.golden.id, samples: task.samples, ...(floor ? { floor } : {}), ...(judge.length > 0 ? { judge: Object.fromEntries(judge) } : {}) };
-  });
-  return { cases, vectors: stored };
 }
 
 /** Per case id, a second answer of main to compare main's first with: the floor task's, or the suite's own second sample. */

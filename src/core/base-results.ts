@@ -36,17 +36,20 @@ export interface BaseResults {
   vectors: Map<string, Float32Array>;
 }
 
-/** Everything a suite's base side depends on; the files are main's texts. */
+/**
+ * Everything a suite's base side depends on. Its answers are named by the cache keys of the
+ * requests main's side sends, which hash the provider, the model, every parameter and the rendered
+ * messages: so the key follows main's prompt, manifest and dataset through however they are
+ * rendered, and a change in rendering is a new key, as it is for the response cache. Gates and
+ * assertions are left out: scores are computed afresh from the stored answers, so a new threshold
+ * keeps the stored side.
+ */
 export interface BaseResultsSource {
-  provider: string;
   embeddingModel: string;
-  /** The suite's parsed configuration: samples, noise floor, rubrics, gates. */
-  suite: unknown;
-  /** The judge's configuration and each rubric's hash (which covers the judge's prompt), when the suite has rubrics. */
+  /** The judge's model and temperature and each rubric's hash (which covers the judge's prompt), when main's answers are graded. */
   judge?: unknown;
-  prompt: string;
-  manifest: string;
-  dataset: string;
+  /** Per case, in dataset order: its id and the cache keys of every answer main's side holds of it (its samples, then its noise-floor answer). */
+  cases: readonly (readonly [string, readonly string[]])[];
 }
 
 export function baseResultsKey(source: BaseResultsSource): string {
@@ -122,8 +125,13 @@ function isHeader(value: unknown): value is Header {
     Array.isArray(texts) &&
     texts.every((t) => typeof t === 'string') &&
     Array.isArray(cases) &&
-    cases.every((c) => isObject(c) && typeof c.id === 'string' && isSamples(c.samples) && (c.floor === undefined || isSamples(c.floor)) && (c.judge === undefined || isObject(c.judge)))
+    cases.every((c) => isObject(c) && typeof c.id === 'string' && isSamples(c.samples) && (c.floor === undefined || isSamples(c.floor)) && (c.judge === undefined || isGrades(c.judge)))
   );
+}
+
+function isGrades(value: unknown): value is Record<string, JudgeOutcome> {
+  const optional = (field: unknown, type: 'number' | 'string') => field === undefined || typeof field === type;
+  return isObject(value) && Object.values(value).every((g) => isObject(g) && optional(g.score, 'number') && optional(g.reasoning, 'string') && optional(g.error, 'string'));
 }
 
 function isSamples(value: unknown): value is SampleResult[] {

@@ -62,9 +62,10 @@ class CountingCaches {
   };
 }
 
+/** Bag-of-words vectors under whatever embedding model `.llmops.yml` names. */
 function deps(repo: MemoryRepo, llm: EvaluateDeps['llm'], extra: Partial<EvaluateDeps> = {}): EvaluateDeps {
   const embedder = new BagOfWordsEmbedder();
-  return { repo, llm, embedderFor: () => embedder, ...extra };
+  return { repo, llm, embedderFor: (model) => ({ model, embed: (texts) => embedder.embed(texts) }), ...extra };
 }
 
 /** A suite's figures without the marks of where main's answers came from. */
@@ -219,15 +220,62 @@ describe("evaluate: main's side stored whole (base results)", () => {
     expect(llm.requests).toHaveLength(16);
   });
 
-  it("asks main again when main's files change, and stores the new side beside the old", async () => {
+  it("asks main again when main's questions change, and stores the new side beside the old", async () => {
     const store = new CountingBaseResults();
     const pr = files({ 'prompts/support.md': PROMPT_BRIEF });
     await evaluate(request, deps(new MemoryRepo({ main: files(), pr }), new ScriptedLlm(supportModel), { baseResults: store }));
-    const newMain = files({ 'datasets/support.jsonl': `${DATASET}\n` });
+    const newMain = files({ 'datasets/support.jsonl': DATASET.replace('How do I return shoes', 'How do I return boots') });
     const llm = new ScriptedLlm(supportModel);
     const result = await evaluate(request, deps(new MemoryRepo({ main: newMain, pr }), llm, { baseResults: store }));
     expect(result.suites[0]!.usage.base.calls).toBe(8);
     expect(store.values.size).toBe(2);
+  });
+
+  const RUBRIC = '    rubrics:\n      - name: cites\n        criteria: The answer points to the help link.\n    gates:\n';
+  const grader = (r: ChatRequest, sample: number): string =>
+    r.messages[0]?.content.includes('impartial evaluator') ? JSON.stringify({ reasoning: 'checked', score: 4 }) : `${supportModel(r)}${sample > 0 ? ' happy to help' : ''}`;
+  it.each<[string, Record<string, string>, Record<string, string>, boolean]>([
+    ['a trailing newline in the dataset (kept)', {}, { 'datasets/support.jsonl': `${DATASET}\n` }, true],
+    ['a gate threshold (kept)', {}, { '.llmops.yml': SUPPORT_CONFIG.replace('min: 0.85', 'min: 0.8') }, true],
+    ['an assertion (kept)', {}, { '.llmops.yml': SUPPORT_CONFIG.replace('value: As an AI', 'value: As a language model') }, true],
+    ["the manifest's temperature (asked again)", {}, { 'models/support.yml': MANIFEST.replace('temperature: 0', 'temperature: 0.1') }, false],
+    ['the number of samples (asked again)', {}, { '.llmops.yml': `${SUPPORT_CONFIG}    samples: 2\n` }, false],
+    ['the embedding model (asked again)', {}, { '.llmops.yml': `embedding:\n  model: test/other-words\n${SUPPORT_CONFIG}` }, false],
+    ['the noise floor, at a temperature above 0 (asked again)', { 'models/support.yml': MANIFEST.replace('temperature: 0', 'temperature: 0.7') }, { '.llmops.yml': `${SUPPORT_CONFIG}    noise_floor: off\n` }, false],
+    ['the judge model (asked again)', { '.llmops.yml': SUPPORT_CONFIG.replace('    gates:\n', RUBRIC) }, { '.llmops.yml': `judge:\n  model: gpt-4o\n${SUPPORT_CONFIG.replace('    gates:\n', RUBRIC)}` }, false],
+    ["a rubric's criteria (asked again)", { '.llmops.yml': SUPPORT_CONFIG.replace('    gates:\n', RUBRIC) }, { '.llmops.yml': SUPPORT_CONFIG.replace('    gates:\n', RUBRIC.replace('help link.', 'help page.')) }, false],
+  ])("after a change on main of %s, main's stored side is reused or stored anew as the change requires", async (_label, before, after, reused) => {
+    const store = new CountingBaseResults();
+    const first = { ...files(), ...before };
+    await evaluate(request, deps(new MemoryRepo({ main: first, pr: { ...first, 'prompts/support.md': PROMPT_BRIEF } }), new ScriptedLlm(grader), { baseResults: store }));
+    expect(store.values.size).toBe(1);
+    const main = { ...first, ...after };
+    const llm = new ScriptedLlm(grader);
+    const result = await evaluate(request, deps(new MemoryRepo({ main, pr: { ...main, 'prompts/support.md': PROMPT_BRIEF } }), llm, { baseResults: store }));
+    expect(result.verdict).not.toBe('error');
+    const usage = result.suites[0]!.usage.base;
+    if (reused) expect(usage).toMatchObject({ calls: 0, cachedCalls: 8 });
+    else expect(usage.calls).toBeGreaterThan(0);
+    expect(store.values.size).toBe(reused ? 1 : 2);
+  });
+
+  it("gives the PR's unchanged questions main's stored answers, as if they shared one call", async () => {
+    const sampled = MANIFEST.replace('temperature: 0', 'temperature: 0.7');
+    let draw = 0;
+    // Every call draws a new answer, as a sampled model's would.
+    const varying = (r: ChatRequest) => `${supportModel(r)} (draw ${++draw})`;
+    const main = files({ 'models/support.yml': sampled });
+    const store = new CountingBaseResults();
+    await evaluate(request, deps(new MemoryRepo({ main, pr: { ...main, 'prompts/support.md': PROMPT_BRIEF } }), new ScriptedLlm(varying), { baseResults: store }));
+    // No response cache: only main's stored side knows main's answers. The PR adds one case and changes nothing else.
+    const added = `${DATASET}\n${JSON.stringify({ id: 'c9', vars: { question: 'Do you sell gift cards' } })}`;
+    const llm = new ScriptedLlm(varying);
+    const result = await evaluate(request, deps(new MemoryRepo({ main, pr: { ...main, 'datasets/support.jsonl': added } }), llm, { baseResults: store }));
+    expect(llm.requests.map((r) => lastUserMessage(r))).toEqual(['Question: Do you sell gift cards']);
+    const suite = result.suites[0]!;
+    expect(suite.cases.filter((c) => c.status === 'paired').every((c) => c.similarityToBase === 1 && c.head!.output === c.base!.output)).toBe(true);
+    expect(suite.usage.head).toMatchObject({ calls: 1, cachedCalls: 8 });
+    expect(result.verdict).toBe('pass');
   });
 
   it("reuses main's judge grades and noise-floor answers, and asks the judge only about the PR", async () => {
@@ -287,11 +335,16 @@ describe("evaluate: main's side stored whole (base results)", () => {
     expect(again.provenance.fingerprints.base).toEqual(['fp_new']);
   });
 
-  it('stores nothing from a run cut short by its budget', async () => {
+  it('stores nothing from a run cut short by its budget, even with every answer of main in hand', async () => {
     const store = new CountingBaseResults();
-    const repo = new MemoryRepo({ main: files({ '.llmops.yml': `concurrency: 1\nbudget_usd: 0.00001\n${SUPPORT_CONFIG}` }), pr: files({ 'prompts/support.md': PROMPT_BRIEF }) });
-    const result = await evaluate(request, deps(repo, new ScriptedLlm(supportModel), { baseResults: store }));
+    const cache = new MemoryResponseCache();
+    const config = `concurrency: 1\nbudget_usd: 0.00001\n${SUPPORT_CONFIG}`;
+    // Main's answers are in the response cache already (cost nothing); the PR's new ones exhaust the budget.
+    await evaluate(request, deps(new MemoryRepo({ main: files(), pr: files({ 'prompts/support.md': PROMPT_BRIEF }) }), new ScriptedLlm(supportModel), { cache }));
+    const repo = new MemoryRepo({ main: files({ '.llmops.yml': config }), pr: files({ '.llmops.yml': config, 'prompts/support.md': PROMPT_MAIN.replace('Question', 'Q') }) });
+    const result = await evaluate(request, deps(repo, new ScriptedLlm(supportModel), { cache, baseResults: store }));
     expect(result.budget).toBeDefined();
+    expect(result.suites[0]!.usage.base).toMatchObject({ calls: 0, cachedCalls: 8, errors: 0 });
     expect(store.values.size).toBe(0);
   });
 });

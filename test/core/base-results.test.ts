@@ -66,6 +66,8 @@ describe('base results: encoding', () => {
     ['a sample without an output', withHeader({ dims: 0, texts: [], cases: [{ id: 'c1', samples: [{ latencyMs: 1, costUsd: 0, usage: { inputTokens: 1, outputTokens: 1 } }] }] })],
     ['usage that is not numbers', withHeader({ dims: 0, texts: [], cases: [{ id: 'c1', samples: [{ ...sample('x'), usage: { inputTokens: '1', outputTokens: 1 } }] }] })],
     ['a negative dimension', withHeader({ dims: -1, texts: [], cases: [] })],
+    ['a grade that is null', withHeader({ dims: 0, texts: [], cases: [{ id: 'c1', samples: [sample('x')], judge: { cites: null } }] })],
+    ['a grade whose score is text', withHeader({ dims: 0, texts: [], cases: [{ id: 'c1', samples: [sample('x')], judge: { cites: { score: '5' } } }] })],
   ])('reads %s as no value', (_label, input) => {
     expect(decodeBaseResults(input)).toBeUndefined();
   });
@@ -108,29 +110,28 @@ describe('base results: encoding', () => {
 
 describe('base results: the key', () => {
   const source: BaseResultsSource = {
-    provider: 'openai',
     embeddingModel: 'text-embedding-3-small',
-    suite: { prompt: 'prompts/support.md', samples: 1, gates: [{ metric: 'similarity_to_base', min: 0.85 }] },
-    prompt: 'Question: {{question}}',
-    manifest: 'model: gpt-4o-mini\ntemperature: 0\n',
-    dataset: '{"id":"c1","vars":{"question":"hi"}}',
+    judge: { model: 'gpt-4o-mini', temperature: 0, rubrics: ['a1b2c3d4e5f6'] },
+    cases: [
+      ['c1', ['k1', 'k1-floor']],
+      ['c2', ['k2', 'k2-floor']],
+    ],
   };
 
   it.each<[string, Partial<BaseResultsSource>]>([
-    ['the provider', { provider: 'replay' }],
     ['the embedding model', { embeddingModel: 'local/universal-sentence-encoder-lite' }],
-    ["the suite's configuration", { suite: { prompt: 'prompts/support.md', samples: 2, gates: [{ metric: 'similarity_to_base', min: 0.85 }] } }],
-    ['a gate', { suite: { prompt: 'prompts/support.md', samples: 1, gates: [{ metric: 'similarity_to_base', min: 0.9 }] } }],
-    ['the judge', { judge: { model: 'gpt-4o', temperature: 0, rubrics: ['abc'] } }],
-    ["main's prompt", { prompt: 'Question: {{question}}\n' }],
-    ["main's manifest", { manifest: 'model: gpt-4o-mini\ntemperature: 0.2\n' }],
-    ["main's dataset", { dataset: '{"id":"c1","vars":{"question":"hi!"}}' }],
+    ['the judge', { judge: { model: 'gpt-4o', temperature: 0, rubrics: ['a1b2c3d4e5f6'] } }],
+    ['no judge', { judge: undefined }],
+    ["an answer's request", { cases: [['c1', ['k1-changed', 'k1-floor']], ['c2', ['k2', 'k2-floor']]] }],
+    ['a case id', { cases: [['c9', ['k1', 'k1-floor']], ['c2', ['k2', 'k2-floor']]] }],
+    ['the order of the cases', { cases: [['c2', ['k2', 'k2-floor']], ['c1', ['k1', 'k1-floor']]] }],
+    ['a noise-floor answer fewer', { cases: [['c1', ['k1']], ['c2', ['k2', 'k2-floor']]] }],
   ])('changes with %s', (_label, change) => {
     expect(baseResultsKey({ ...source, ...change })).not.toBe(baseResultsKey(source));
   });
 
   it('is a sha256 that does not depend on the order of object keys', () => {
-    const reordered: BaseResultsSource = { dataset: source.dataset, manifest: source.manifest, prompt: source.prompt, suite: { gates: [{ min: 0.85, metric: 'similarity_to_base' }], samples: 1, prompt: 'prompts/support.md' }, embeddingModel: source.embeddingModel, provider: source.provider };
+    const reordered: BaseResultsSource = { cases: source.cases, judge: { rubrics: ['a1b2c3d4e5f6'], temperature: 0, model: 'gpt-4o-mini' }, embeddingModel: source.embeddingModel };
     expect(baseResultsKey(reordered)).toBe(baseResultsKey(source));
     expect(baseResultsKey(source)).toMatch(/^[0-9a-f]{64}$/);
   });

@@ -1,0 +1,40 @@
+import { jest } from '@jest/globals';
+import { readBaseSide } from '../../src/app/base-side.js';
+import { encodeBaseResults } from '../../src/core/base-results.js';
+import type { BaseResultsStore } from '../../src/ports.js';
+
+const never: BaseResultsStore = { get: () => new Promise(() => undefined), set: async () => undefined };
+const value = encodeBaseResults({ cases: [{ id: 'c1', samples: [{ output: 'hi', latencyMs: 1, costUsd: 0, cached: false, usage: { inputTokens: 1, outputTokens: 1 } }] }], vectors: new Map() });
+
+describe('readBaseSide', () => {
+  afterEach(() => jest.useRealTimers());
+
+  it('reads a stored side', async () => {
+    const store: BaseResultsStore = { get: async () => value, set: async () => undefined };
+    expect((await readBaseSide(store, 'k'))?.cases.map((c) => c.id)).toEqual(['c1']);
+  });
+
+  it('gives up on a store that does not answer within 10 s, as a miss', async () => {
+    jest.useFakeTimers();
+    const reading = readBaseSide(never, 'k');
+    await jest.advanceTimersByTimeAsync(9_999);
+    let settled = false;
+    void reading.then(() => (settled = true));
+    await Promise.resolve();
+    expect(settled).toBe(false);
+    await jest.advanceTimersByTimeAsync(1);
+    await expect(reading).resolves.toBeUndefined();
+  });
+
+  it('gives up when the run is stopped, or was stopped before', async () => {
+    const controller = new AbortController();
+    const reading = readBaseSide(never, 'k', controller.signal);
+    controller.abort();
+    await expect(reading).resolves.toBeUndefined();
+    await expect(readBaseSide({ get: async () => value, set: async () => undefined }, 'k', controller.signal)).resolves.toBeUndefined();
+  });
+
+  it('reads a failing store as a miss', async () => {
+    await expect(readBaseSide({ get: () => Promise.reject(new Error('unavailable')), set: async () => undefined }, 'k')).resolves.toBeUndefined();
+  });
+});
