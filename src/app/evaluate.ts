@@ -310,7 +310,7 @@ async function runEvaluation(
   // Read when the run ends, however it ends: the vectors embedded by then are stored.
   writes.add(() => embeddings.written);
   const waitFor = { ready: (task: CaseTask) => !waitsForBase(task), when: (task: CaseTask) => baseRead.get(task.suite)! };
-  await runTasks(tasks, runner, concurrency, deps.onProgress, waitFor, (task) => {
+  await runTasks(tasks, runner, { concurrency, gate: waitFor, ...(deps.onProgress ? { onProgress: deps.onProgress } : {}) }, (task) => {
     embeddings.add(scoredTexts(task));
     // Answers cut short by a stop are not answers: a later attempt asks again.
     if (!task.floor && !deps.signal?.aborted) deps.onCase?.({ suite: task.suite, side: task.side, caseId: task.golden.id, samples: task.samples });
@@ -546,11 +546,10 @@ interface TaskGate {
 async function runTasks(
   tasks: CaseTask[],
   runner: CallRunner,
-  concurrency: number,
-  onProgress: EvaluateDeps['onProgress'],
-  gate?: TaskGate,
+  options: { concurrency: number; onProgress?: EvaluateDeps['onProgress']; gate?: TaskGate },
   onAnswered?: (task: CaseTask) => void,
 ): Promise<void> {
+  const { concurrency, onProgress, gate } = options;
   const total = tasks.length;
   let done = 0;
   let costUsd = 0;
@@ -829,7 +828,7 @@ async function reconcileBackends(
     }
     // Asked again: the side stored afterwards is the fresh one.
     for (const { loaded } of stale) delete loaded.reusedBase;
-    await runTasks(baseTasks, fresh, options.concurrency, undefined);
+    await runTasks(baseTasks, fresh, { concurrency: options.concurrency });
     void fresh.flush();
     options.writes.add(() => fresh.flush());
     check.calls = fresh.calls;
