@@ -530,7 +530,7 @@ function buildRequest(loaded: LoadedSide, messages: ChatRequest['messages']): Ch
   return request;
 }
 
-/** Tasks that cannot start yet (main's, while its stored side is read), and when they can. */
+/** Tasks that cannot start yet (those waiting for main's stored side to be read), and when they can. */
 interface TaskGate {
   ready(task: CaseTask): boolean;
   when(task: CaseTask): Promise<void>;
