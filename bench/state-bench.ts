@@ -157,8 +157,8 @@ async function measure(context: Context, label: string, head: string, store: Sto
   const emulatorCpu0 = context.emulator?.cpuSeconds();
   const cpu0 = process.cpuUsage();
   // As the app and the CLI do: the verdict first, then wait for the cache writes before going on.
-  let writes: Promise<void> = Promise.resolve();
-  const deferWrites = (settled: Promise<void>) => {
+  let writes: Promise<unknown> = Promise.resolve();
+  const deferWrites = (settled: Promise<unknown>) => {
     writes = settled;
   };
   const t0 = performance.now();

@@ -90,13 +90,20 @@ export interface EvaluateDeps {
   /** An upper bound on the config's `concurrency`, set by whoever runs the engine. */
   maxConcurrency?: number;
   /**
-   * Takes the run's cache writes still in flight (answers and embeddings), so the result is
-   * returned as soon as it is decided rather than after the store has them. The promise never
-   * rejects (a failed write loses only the reuse); the caller must await it before it exits or
-   * acknowledges the job, or later runs ask again what this one asked. Without it, `evaluate`
-   * awaits the writes itself and the cache is complete when it returns.
+   * Takes the run's cache writes still in flight (answers, embeddings, main's side), so the result
+   * is returned as soon as it is decided rather than after the store has them. The promise never
+   * rejects (a failed write loses only the reuse) and tells how many writes failed, for the caller
+   * to report; the caller must await it before it exits or acknowledges the job, or later runs ask
+   * again what this one asked. Without it, `evaluate` awaits the writes itself and the cache is
+   * complete when it returns.
    */
-  deferWrites?: (settled: Promise<void>) => void;
+  deferWrites?: (settled: Promise<WritesOutcome>) => void;
+}
+
+/** How a run's cache writes ended: how many failed (each a batch or a value), and the first failure's message. */
+export interface WritesOutcome {
+  failed: number;
+  firstError?: string;
 }
 
 interface LoadedSide {
@@ -173,6 +180,7 @@ export async function evaluate(request: EvaluateRequest, deps: EvaluateDeps): Pr
 class CacheWrites {
   readonly #writers: (() => Promise<unknown>)[] = [];
   #held: (() => void)[] | undefined;
+  readonly #outcome: WritesOutcome = { failed: 0 };
 
   /** `finish` sends what the writer still buffers and resolves once all it wrote is stored. */
   add(finish: () => Promise<unknown>): void {
@@ -198,17 +206,29 @@ class CacheWrites {
   }
 
   /** Lets held writes go, finishes every writer and resolves once all have settled; never rejects. */
-  settle(): Promise<void> {
+  settle(): Promise<WritesOutcome> {
     const held = this.#held ?? [];
     this.#held = undefined;
     for (const send of held) send();
-    return Promise.allSettled(this.#writers.map((finish) => finish())).then(() => undefined);
+    return Promise.allSettled(this.#writers.map((finish) => finish())).then((settled) => {
+      for (const outcome of settled) if (outcome.status === 'rejected') this.#failed(outcome.reason);
+      return { ...this.#outcome };
+    });
   }
 
+  /** Sends a write now, or once `settle` lets held writes go; a failure is counted, then passed on to the writer. */
   #write(send: () => Promise<void>): Promise<void> {
     const held = this.#held;
-    if (!held) return send();
-    return new Promise((resolve, reject) => held.push(() => send().then(resolve, reject)));
+    const sent = held ? new Promise<void>((resolve, reject) => held.push(() => send().then(resolve, reject))) : send();
+    return sent.catch((error: unknown) => {
+      this.#failed(error);
+      throw error;
+    });
+  }
+
+  #failed(error: unknown): void {
+    this.#outcome.failed += 1;
+    this.#outcome.firstError ??= errorMessage(error);
   }
 }
 

@@ -7,7 +7,7 @@ import { renderMarkdown } from '../core/report/render-markdown.js';
 import type { EvaluationResult } from '../core/types.js';
 import type { BaseResultsStore, Clock, DeliveryLog, Embedder, EmbeddingCache, JobQueue, LlmClient, Logger, ResponseCache, RunRecord, RunStore } from '../ports.js';
 import { CaseRecorder } from './case-recorder.js';
-import { evaluate, type CaseAnswered } from './evaluate.js';
+import { evaluate, type CaseAnswered, type WritesOutcome } from './evaluate.js';
 import { runIdOf, supersedeKey, type GateJob, type StartedJob } from './gate-job.js';
 
 export const COMMENT_MARKER = '<!-- llmops-gate:sticky -->';
@@ -280,7 +280,7 @@ export class GitHubGate {
     const recorder = this.deps.runs ? new CaseRecorder(this.deps.runs, queued.runId, this.deps.log) : undefined;
     let lastProgress = this.deps.clock.now();
     const changed = queued.pullNumber === undefined ? () => client.compareFiles(queued.baseSha, queued.headSha) : () => client.pullRequestFiles(queued.pullNumber!);
-    let cacheWrites: Promise<void> = Promise.resolve();
+    let cacheWrites: Promise<WritesOutcome> = Promise.resolve({ failed: 0 });
     const result = await evaluate(
       { base: queued.baseSha, head: queued.headSha, baseSha: queued.baseSha, headSha: queued.headSha, ...(queued.suites.length ? { suites: queued.suites } : {}) },
       {
@@ -327,7 +327,8 @@ export class GitHubGate {
     try {
       await this.conclude(client, result, { open, recorder, signal, leaving });
     } finally {
-      await cacheWrites;
+      const { failed, firstError } = await cacheWrites;
+      if (failed > 0) this.deps.log.warn({ runId: queued.runId, failed, err: firstError }, 'some cache writes failed; a later run asks those questions again');
     }
   }
 

@@ -9,7 +9,7 @@ import { RecordingClient } from '../adapters/local/recording-client.js';
 import { ReplayClient } from '../adapters/local/replay-client.js';
 import { embedderFor, liveLlm } from '../adapters/model-adapters.js';
 import { SqliteStore } from '../adapters/store/sqlite-store.js';
-import { evaluate, type Progress } from '../app/evaluate.js';
+import { evaluate, type Progress, type WritesOutcome } from '../app/evaluate.js';
 import { noiseFloors, suggestedGatesYaml } from '../core/calibrate.js';
 import { formatProblem } from '../core/problem.js';
 import { renderJson } from '../core/report/render-json.js';
@@ -144,7 +144,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     io.stderr(`${store}\n`);
     return EXIT.error;
   }
-  let cacheWrites: Promise<void> = Promise.resolve();
+  let cacheWrites: Promise<WritesOutcome> = Promise.resolve({ failed: 0 });
   try {
     const result = await evaluate(
       {
@@ -179,7 +179,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return await printResult(result, { calibrating, json: values.format === 'json', ...(values.out ? { out: resolve(io.cwd, values.out) } : {}) }, io);
   } finally {
     // The report is out before the cache has every answer; the process exits only once it has them.
-    await cacheWrites;
+    const { failed, firstError } = await cacheWrites;
+    if (failed > 0) io.stderr(`${failed} write${failed === 1 ? '' : 's'} to the cache failed (${firstError}); a later run asks those questions again\n`);
     if (store) await purgeExpired(store, env.value.LLMOPS_RETENTION_DAYS, io);
     await store?.close();
   }

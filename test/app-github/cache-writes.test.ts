@@ -73,5 +73,8 @@ describe('the cache writes of a job', () => {
     const done = fake.checkRunBodies(REPO, 101)[2]!;
     expect(done).toMatchObject({ status: 'completed', conclusion: 'success' });
     expect(app.logs.filter((l) => l.level === 'error')).toEqual([]);
+    expect(app.logs.filter((l) => l.level === 'warn')).toEqual([
+      expect.objectContaining({ message: 'some cache writes failed; a later run asks those questions again', fields: expect.objectContaining({ failed: 2, err: 'store unavailable' }) }),
+    ]);
   });
 });

@@ -87,7 +87,7 @@ describe("evaluate: main's side stored whole (base results)", () => {
     const store = new CountingBaseResults();
     const caches = new CountingCaches();
     const first = new MemoryRepo({ main: files(), pr: files({ 'prompts/support.md': PROMPT_MAIN.replace('Question', 'Q') }) });
-    let settled: Promise<void> | undefined;
+    let settled: Promise<unknown> | undefined;
     const one = await evaluate(request, deps(first, new ScriptedLlm(supportModel), { ...caches, baseResults: store, deferWrites: (writes) => (settled = writes) }));
     // Sent once the verdict is decided, with the run's other writes.
     expect(store.sets).toBe(0);

@@ -212,7 +212,7 @@ describe('evaluate: cache writes', () => {
 
   it('with deferWrites, returns the result while the writes are in flight and hands over a promise that settles once they are stored', async () => {
     const held = new HeldCaches();
-    let settled: Promise<void> | undefined;
+    let settled: Promise<unknown> | undefined;
     const result = await evaluate(
       request,
       deps(repo(), new ScriptedLlm(supportModel), {
@@ -246,7 +246,7 @@ describe('evaluate: cache writes', () => {
       // The clock is read last for the run's duration, once every suite is scored.
       const requestedAtClock: number[] = [];
       const clock = { now: () => (requestedAtClock.push(held.pending + held.settled), 0) };
-      let settled: Promise<void> = Promise.resolve();
+      let settled: Promise<unknown> = Promise.resolve();
       await evaluate(
         request,
         deps(repo(), new ScriptedLlm(supportModel), { cache: held.cache, embeddingCache: held.embeddingCache, clock, ...(deferred ? { deferWrites: (writes) => (settled = writes) } : {}) }),
@@ -259,10 +259,11 @@ describe('evaluate: cache writes', () => {
 
   it('hands over writes that fail as a promise that still resolves, and keeps the verdict', async () => {
     const held = new HeldCaches(true);
-    let settled: Promise<void> | undefined;
+    let settled: Promise<unknown> | undefined;
     const result = await evaluate(request, deps(repo(), new ScriptedLlm(supportModel), { cache: held.cache, embeddingCache: held.embeddingCache, deferWrites: (writes) => (settled = writes) }));
     held.release();
-    await expect(settled).resolves.toBeUndefined();
+    // One batch of answers and one of vectors, each counted once.
+    await expect(settled).resolves.toEqual({ failed: 2, firstError: 'store unavailable' });
     expect(held.settled).toBe(2);
     expect(result.verdict).toBe('pass');
   });
@@ -296,7 +297,7 @@ describe('evaluate: cache writes', () => {
 
   it('stores the answers already in hand when the run stops unexpectedly', async () => {
     const held = new HeldCaches();
-    let settled: Promise<void> | undefined;
+    let settled: Promise<unknown> | undefined;
     const result = await evaluate(
       request,
       deps(repo(), new ScriptedLlm(supportModel), {

@@ -240,6 +240,17 @@ describe('llmops-gate eval with the cache file', () => {
     }
   });
 
+  it('says on stderr how many writes to the cache failed, and keeps the verdict as its exit code', async () => {
+    const held = new HeldCaches(true);
+    held.release();
+    const memory = new MemoryStore();
+    const store: Store = { responses: held.cache, embeddings: held.embeddingCache, deliveries: memory.deliveries, runs: memory.runs, baseResults: memory.baseResults, purge: (before) => memory.purge(before), close: () => memory.close() };
+    let stderr = '';
+    const code = await runCli(evalArgs(), { stdout: () => undefined, stderr: (t) => (stderr += t), env: live(), cwd: process.cwd(), openStore: () => store });
+    expect(code).toBe(1);
+    expect(stderr).toContain('2 writes to the cache failed (store unavailable); a later run asks those questions again');
+  });
+
   it('prints the report before the cache has the run\'s answers, and returns (to exit) only once it has them', async () => {
     const held = new HeldCaches();
     const memory = new MemoryStore();
