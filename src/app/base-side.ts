@@ -2,9 +2,10 @@
  * A suite's base side stored whole (`BaseResults`): how a run finds it, gives main's tasks its
  * answers, and what it stores once main's side is evaluated in full.
  */
-import { baseResultsKey, decodeBaseResults, type BaseCase, type BaseResults } from '../core/base-results.js';
+import { baseResultsKey, decodeBaseResults, type BaseCase, type BaseResults, type BaseResultsSource } from '../core/base-results.js';
+import type { ModelManifest } from '../core/manifest.js';
 import type { JudgeOutcome, SampleResult } from '../core/types.js';
-import type { BaseResultsStore, ChatRequest } from '../ports.js';
+import type { BaseResultsStore, ChatRequest, TokenUsage } from '../ports.js';
 
 /** The longest main's tasks wait for its stored side: a store slower than that is a miss. */
 const READ_TIMEOUT_MS = 10_000;
@@ -13,6 +14,8 @@ const READ_TIMEOUT_MS = 10_000;
 export interface BaseSideTask {
   readonly golden: { readonly id: string };
   readonly request: ChatRequest;
+  /** Main's manifest: a reused answer's cost is worked out at its current prices, as a cached answer's is. */
+  readonly manifest: Pick<ModelManifest, 'prices'>;
   readonly sampleCount: number;
   readonly sampleOffset: number;
   samples: SampleResult[];
@@ -21,19 +24,21 @@ export interface BaseSideTask {
   reused?: true;
 }
 
+type KeyOf = (request: ChatRequest, sample: number) => string;
+
+/** The cache keys of a task's samples, as the call runner computes them. */
+export function sampleKeys(task: Pick<BaseSideTask, 'request' | 'sampleCount' | 'sampleOffset'>, keyOf: KeyOf): string[] {
+  return Array.from({ length: task.sampleCount }, (_, i) => keyOf(task.request, task.sampleOffset + i));
+}
+
 /**
  * The key of main's side: the embedding model, the judge when main's answers are graded, and each
- * case's id with the cache keys of its answers (`keyOf`, the call runner's).
+ * case's id with the cache keys of its samples and of its noise-floor answer (`keyOf`, the call
+ * runner's), kept apart so two samples and one sample with a floor answer are different sides.
  */
-export function baseSideKey(
-  source: { embeddingModel: string; judge?: unknown },
-  tasks: readonly BaseSideTask[],
-  floorTasks: readonly BaseSideTask[],
-  keyOf: (request: ChatRequest, sample: number) => string,
-): string {
-  const keys = (task: BaseSideTask) => Array.from({ length: task.sampleCount }, (_, i) => keyOf(task.request, task.sampleOffset + i));
-  const floors = new Map(floorTasks.map((t) => [t.golden.id, keys(t)]));
-  return baseResultsKey({ ...source, cases: tasks.map((t) => [t.golden.id, [...keys(t), ...(floors.get(t.golden.id) ?? [])]] as const) });
+export function baseSideKey(source: Omit<BaseResultsSource, 'cases'>, tasks: readonly BaseSideTask[], floorTasks: readonly BaseSideTask[], keyOf: KeyOf): string {
+  const floors = new Map(floorTasks.map((t) => [t.golden.id, sampleKeys(t, keyOf)]));
+  return baseResultsKey({ ...source, cases: tasks.map((t) => [t.golden.id, sampleKeys(t, keyOf), floors.get(t.golden.id) ?? []] as const) });
 }
 
 /**
@@ -48,12 +53,13 @@ export async function readBaseSide(store: BaseResultsStore, key: string, signal?
     onAbort = () => resolve(undefined);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+  if (signal?.aborted) return undefined;
   const read = store.get(key).then(
     (bytes) => bytes && decodeBaseResults(bytes),
     () => undefined,
   );
   try {
-    return signal?.aborted ? undefined : await Promise.race([read, giveUp]);
+    return await Promise.race([read, giveUp]);
   } finally {
     clearTimeout(timer);
     if (onAbort) signal?.removeEventListener('abort', onAbort);
@@ -74,7 +80,7 @@ export function reuseBaseSide(tasks: readonly BaseSideTask[], floorTasks: readon
     if (floorById.has(task.golden.id) !== (stored.floor?.length === 1)) return false;
   }
   const reuse = (task: BaseSideTask, samples: readonly SampleResult[]) => {
-    task.samples = samples.map((sample) => ({ ...sample, cached: true }));
+    task.samples = samples.map((sample) => ({ ...sample, costUsd: costOf(sample.usage, task.manifest), cached: true }));
     task.reused = true;
   };
   for (const task of tasks) {
@@ -85,6 +91,10 @@ export function reuseBaseSide(tasks: readonly BaseSideTask[], floorTasks: readon
     if (floor) reuse(floor, stored.floor!);
   }
   return true;
+}
+
+function costOf(usage: TokenUsage, { prices }: Pick<ModelManifest, 'prices'>): number {
+  return (usage.inputTokens * prices.input_per_million + usage.outputTokens * prices.output_per_million) / 1e6;
 }
 
 /**

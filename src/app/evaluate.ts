@@ -29,7 +29,7 @@ import type {
   Verdict,
 } from '../core/types.js';
 import type { BaseResultsStore, ChatRequest, ChatResult, Clock, Embedder, EmbeddingCache, LlmClient, RepoReader, ResponseCache } from '../ports.js';
-import { baseSideKey, baseSideOf, readBaseSide, reuseBaseSide } from './base-side.js';
+import { baseSideKey, baseSideOf, readBaseSide, reuseBaseSide, sampleKeys } from './base-side.js';
 import { BUDGET_REACHED, createCallRunner, type CallRunner } from './call-runner.js';
 import { EmbeddingPipeline } from './embedding-pipeline.js';
 
@@ -320,10 +320,13 @@ async function runEvaluation(
             // The PR's identical questions get main's stored answers, as they would share one call.
             for (const task of [...mainTasks, ...loaded.floorTasks]) task.samples.forEach((sample, i) => runner.know(task.request, task.sampleOffset + i, sample));
           }
+        })
+        .finally(() => {
+          // However the read ended, the tasks that waited go ahead; what is not stored is read from the cache now.
           loaded.baseSettled = true;
-          // What is not stored is read from the cache now, ahead of the tasks that waited.
           void runner.prefetch(pairs([...mainTasks, ...loaded.floorTasks].filter((t) => !t.reused)));
-        });
+        })
+        .catch(() => undefined);
       return [[loaded.name, settled] as const];
     }),
   );
@@ -585,7 +588,8 @@ async function runTasks(
         held.push(task);
       }
       if (held.length === 0) return undefined;
-      await gate!.when(held[0]!);
+      // Whichever held suite is ready first: one slow read does not idle another suite's ready tasks.
+      await Promise.race(new Set(held.map((task) => gate!.when(task))));
     }
   };
   const runTask = async (task: CaseTask): Promise<void> => {
@@ -629,7 +633,9 @@ type Vectors = Map<string, Float32Array>;
 /**
  * Main's and the PR's tasks alternated, in dataset order. Cached answers are read in call order,
  * and main's are the ones usually cached: alternating lets the PR's first model calls start after
- * the first small read instead of after every read of main's answers.
+ * the first small read instead of after every read of main's answers. With a base-results store,
+ * main's tasks (and the PR's that ask what main asks) are passed over until main's stored side is
+ * read, so the PR's other tasks go first.
  */
 function interleaveSides(tasks: readonly CaseTask[]): CaseTask[] {
   const base = tasks.filter((t) => t.side === 'base');
@@ -775,13 +781,11 @@ function keyBaseSide(loaded: LoadedSuite, keyOf: CallRunner['keyOf'], embeddingM
   const mainTasks = loaded.tasks.filter((t) => t.side === 'base');
   if (mainTasks.length === 0) return;
   const { rubrics } = loaded.suite;
-  const graded = rubrics.length > 0 ? { judge: { model: judge.model, temperature: judge.temperature, rubrics: rubrics.map((r) => rubricHash(judgeRubric(r))) } } : {};
+  const graded = rubrics.length > 0 ? { judge: { model: judge.model, temperature: judge.temperature, rubrics: rubrics.map((r) => ({ hash: rubricHash(judgeRubric(r)), mode: r.mode })) } } : {};
   loaded.baseKey = baseSideKey({ embeddingModel, ...graded }, mainTasks, loaded.floorTasks, keyOf);
   loaded.baseSettled = false;
-  const mainKeys = new Set([...mainTasks, ...loaded.floorTasks].flatMap((t) => Array.from({ length: t.sampleCount }, (_, i) => keyOf(t.request, t.sampleOffset + i))));
-  for (const task of loaded.tasks) {
-    if (task.side === 'head' && Array.from({ length: task.sampleCount }, (_, i) => keyOf(task.request, task.sampleOffset + i)).some((key) => mainKeys.has(key))) task.sameAsMain = true;
-  }
+  const mainKeys = new Set([...mainTasks, ...loaded.floorTasks].flatMap((t) => sampleKeys(t, keyOf)));
+  for (const task of loaded.tasks) if (task.side === 'head' && sampleKeys(task, keyOf).some((key) => mainKeys.has(key))) task.sameAsMain = true;
 }
 
 /** Per case id, a second answer of main to compare main's first with: the floor task's, or the suite's own second sample. */

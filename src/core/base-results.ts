@@ -46,10 +46,10 @@ export interface BaseResults {
  */
 export interface BaseResultsSource {
   embeddingModel: string;
-  /** The judge's model and temperature and each rubric's hash (which covers the judge's prompt), when main's answers are graded. */
-  judge?: unknown;
-  /** Per case, in dataset order: its id and the cache keys of every answer main's side holds of it (its samples, then its noise-floor answer). */
-  cases: readonly (readonly [string, readonly string[]])[];
+  /** The judge, when main's answers are graded: its model, its temperature, and each rubric's hash (which covers the judge's prompt) and mode. */
+  judge?: { model: string; temperature: number; rubrics: readonly { hash: string; mode: string }[] };
+  /** Per case, in dataset order: its id, the cache keys of its samples, and those of its noise-floor answer (none without one). */
+  cases: readonly (readonly [id: string, samples: readonly string[], floor: readonly string[]])[];
 }
 
 export function baseResultsKey(source: BaseResultsSource): string {

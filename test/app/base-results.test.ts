@@ -170,6 +170,37 @@ describe("evaluate: main's side stored whole (base results)", () => {
     expect(result.suites[0]!.usage.base).toMatchObject({ calls: 0, cachedCalls: 8 });
   });
 
+  it("lets a suite whose stored side is in go ahead while another suite's is still being read", async () => {
+    const other = SUPPORT_CONFIG.replace('  support:', '  other:').replace('datasets/support.jsonl', 'datasets/other.jsonl').replace('suites:\n', '');
+    const otherCases = QUESTIONS.map((q, i) => JSON.stringify({ id: `o${i + 1}`, vars: { question: `${q} today` } })).join('\n');
+    const main = files({ '.llmops.yml': `${SUPPORT_CONFIG}${other}`, 'datasets/other.jsonl': otherCases });
+    const pr = { ...main, 'prompts/support.md': PROMPT_BRIEF };
+    const store = new CountingBaseResults();
+    await evaluate(request, deps(new MemoryRepo({ main, pr }), new ScriptedLlm(supportModel), { baseResults: store }));
+    expect(store.values.size).toBe(2);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    // The support suite's side is read only once released; the other suite's after 30 ms, when every
+    // task that could run has run and the workers wait for a side.
+    const slow: BaseResultsStore = {
+      get: async (key) => {
+        const value = await store.get(key);
+        if (value && decodeBaseResults(value)!.cases[0]!.id === 'c1') await held;
+        else await new Promise((resolve) => setTimeout(resolve, 30));
+        return value;
+      },
+      set: (key, value) => store.set(key, value),
+    };
+    const answered: string[] = [];
+    const running = evaluate(request, deps(new MemoryRepo({ main, pr }), new ScriptedLlm(supportModel), { baseResults: slow, onCase: (c) => answered.push(`${c.suite}:${c.side}`) }));
+    for (let i = 0; i < 100 && answered.filter((a) => a === 'other:base').length < 8; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(answered.filter((a) => a === 'other:base')).toHaveLength(8);
+    expect(answered.filter((a) => a === 'support:base')).toHaveLength(0);
+    release();
+    const result = await running;
+    expect(result.suites.map((s) => s.usage.base.calls)).toEqual([0, 0]);
+  });
+
   it('keeps a side with a failed answer out of the store, then stores it once every answer is in', async () => {
     const store = new CountingBaseResults();
     const cache = new MemoryResponseCache();
@@ -232,8 +263,10 @@ describe("evaluate: main's side stored whole (base results)", () => {
   });
 
   const RUBRIC = '    rubrics:\n      - name: cites\n        criteria: The answer points to the help link.\n    gates:\n';
-  const grader = (r: ChatRequest, sample: number): string =>
-    r.messages[0]?.content.includes('impartial evaluator') ? JSON.stringify({ reasoning: 'checked', score: 4 }) : `${supportModel(r)}${sample > 0 ? ' happy to help' : ''}`;
+  const grader = (r: ChatRequest, sample: number): string => {
+    if (!r.messages[0]?.content.includes('impartial evaluator')) return `${supportModel(r)}${sample > 0 ? ' happy to help' : ''}`;
+    return r.messages[1]!.content.includes('Answer A:') ? JSON.stringify({ reasoning: 'alike', winner: 'tie' }) : JSON.stringify({ reasoning: 'checked', score: 4 });
+  };
   it.each<[string, Record<string, string>, Record<string, string>, boolean]>([
     ['a trailing newline in the dataset (kept)', {}, { 'datasets/support.jsonl': `${DATASET}\n` }, true],
     ['a gate threshold (kept)', {}, { '.llmops.yml': SUPPORT_CONFIG.replace('min: 0.85', 'min: 0.8') }, true],
@@ -243,6 +276,8 @@ describe("evaluate: main's side stored whole (base results)", () => {
     ['the embedding model (asked again)', {}, { '.llmops.yml': `embedding:\n  model: test/other-words\n${SUPPORT_CONFIG}` }, false],
     ['the noise floor, at a temperature above 0 (asked again)', { 'models/support.yml': MANIFEST.replace('temperature: 0', 'temperature: 0.7') }, { '.llmops.yml': `${SUPPORT_CONFIG}    noise_floor: off\n` }, false],
     ['the judge model (asked again)', { '.llmops.yml': SUPPORT_CONFIG.replace('    gates:\n', RUBRIC) }, { '.llmops.yml': `judge:\n  model: gpt-4o\n${SUPPORT_CONFIG.replace('    gates:\n', RUBRIC)}` }, false],
+    ["a rubric's mode (asked again)", { '.llmops.yml': SUPPORT_CONFIG.replace('    gates:\n', RUBRIC) }, { '.llmops.yml': SUPPORT_CONFIG.replace('    gates:\n', RUBRIC.replace('help link.\n', 'help link.\n        mode: both\n')) }, false],
+    ["the manifest's prices (kept, and costed at the new prices)", {}, { 'models/support.yml': MANIFEST.replace('input_per_million: 1', 'input_per_million: 100') }, true],
     ["a rubric's criteria (asked again)", { '.llmops.yml': SUPPORT_CONFIG.replace('    gates:\n', RUBRIC) }, { '.llmops.yml': SUPPORT_CONFIG.replace('    gates:\n', RUBRIC.replace('help link.', 'help page.')) }, false],
   ])("after a change on main of %s, main's stored side is reused or stored anew as the change requires", async (_label, before, after, reused) => {
     const store = new CountingBaseResults();
@@ -257,6 +292,9 @@ describe("evaluate: main's side stored whole (base results)", () => {
     if (reused) expect(usage).toMatchObject({ calls: 0, cachedCalls: 8 });
     else expect(usage.calls).toBeGreaterThan(0);
     expect(store.values.size).toBe(reused ? 1 : 2);
+    // Every figure as if main had been asked now (its cost at the current prices too).
+    const asked = await evaluate(request, deps(new MemoryRepo({ main, pr: { ...main, 'prompts/support.md': PROMPT_BRIEF } }), new ScriptedLlm(grader)));
+    expect(figures(result.suites[0]!)).toEqual(figures(asked.suites[0]!));
   });
 
   it("gives the PR's unchanged questions main's stored answers, as if they shared one call", async () => {

@@ -159,6 +159,24 @@ describe('createCallRunner', () => {
     await expect((await plain.prefetch([[ask('a'), 0]])).firstAnswered).resolves.toBeUndefined();
   });
 
+  it('gives a known answer to a later call for the same request and sample, as cached, without asking, reading, writing or spending', async () => {
+    const cache = countingCache();
+    const llm = new ScriptedLlm(() => 'asked');
+    const runner = createCallRunner({ llm, cache, concurrency: 2, budgetUsd: 1 });
+    const known = { output: 'stored', usage: { inputTokens: 3, outputTokens: 4 }, latencyMs: 9 };
+    runner.know(ask('a'), 0, known);
+    expect(runner.keyOf(ask('a'), 0)).toBe(runner.keyOf(ask('a'), 0));
+    expect(runner.keyOf(ask('a'), 0)).not.toBe(runner.keyOf(ask('a'), 1));
+    const [same, otherSample] = await Promise.all([runner.call(ask('a'), 0, () => 0.6), runner.call(ask('a'), 1, () => 0.6)]);
+    expect(same).toEqual({ result: known, cached: true });
+    expect(otherSample).toMatchObject({ result: { output: 'asked' }, cached: false });
+    expect(llm.requests).toHaveLength(1);
+    expect(runner.spentUsd).toBe(0.6);
+    await runner.flush();
+    expect([...cache.entries.values()].map((r) => r.output)).toEqual(['asked']);
+    expect(cache.trips.get).toBe(1);
+  });
+
   it('reads key by key when a batched read fails, still calling the model only for what the cache lacks', async () => {
     const cache = countingCache();
     const warm = createCallRunner({ llm: new ScriptedLlm(() => 'cached'), cache, concurrency: 2 });

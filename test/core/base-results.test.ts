@@ -111,27 +111,29 @@ describe('base results: encoding', () => {
 describe('base results: the key', () => {
   const source: BaseResultsSource = {
     embeddingModel: 'text-embedding-3-small',
-    judge: { model: 'gpt-4o-mini', temperature: 0, rubrics: ['a1b2c3d4e5f6'] },
+    judge: { model: 'gpt-4o-mini', temperature: 0, rubrics: [{ hash: 'a1b2c3d4e5f6', mode: 'score' }] },
     cases: [
-      ['c1', ['k1', 'k1-floor']],
-      ['c2', ['k2', 'k2-floor']],
+      ['c1', ['k1'], ['k1-floor']],
+      ['c2', ['k2'], ['k2-floor']],
     ],
   };
 
   it.each<[string, Partial<BaseResultsSource>]>([
     ['the embedding model', { embeddingModel: 'local/universal-sentence-encoder-lite' }],
-    ['the judge', { judge: { model: 'gpt-4o', temperature: 0, rubrics: ['a1b2c3d4e5f6'] } }],
+    ['the judge', { judge: { model: 'gpt-4o', temperature: 0, rubrics: [{ hash: 'a1b2c3d4e5f6', mode: 'score' }] } }],
+    ["a rubric's mode", { judge: { model: 'gpt-4o-mini', temperature: 0, rubrics: [{ hash: 'a1b2c3d4e5f6', mode: 'both' }] } }],
     ['no judge', { judge: undefined }],
-    ["an answer's request", { cases: [['c1', ['k1-changed', 'k1-floor']], ['c2', ['k2', 'k2-floor']]] }],
-    ['a case id', { cases: [['c9', ['k1', 'k1-floor']], ['c2', ['k2', 'k2-floor']]] }],
-    ['the order of the cases', { cases: [['c2', ['k2', 'k2-floor']], ['c1', ['k1', 'k1-floor']]] }],
-    ['a noise-floor answer fewer', { cases: [['c1', ['k1']], ['c2', ['k2', 'k2-floor']]] }],
+    ["an answer's request", { cases: [['c1', ['k1-changed'], ['k1-floor']], ['c2', ['k2'], ['k2-floor']]] }],
+    ['a case id', { cases: [['c9', ['k1'], ['k1-floor']], ['c2', ['k2'], ['k2-floor']]] }],
+    ['the order of the cases', { cases: [['c2', ['k2'], ['k2-floor']], ['c1', ['k1'], ['k1-floor']]] }],
+    ['a noise-floor answer fewer', { cases: [['c1', ['k1'], []], ['c2', ['k2'], ['k2-floor']]] }],
+    ['a second sample in place of a noise-floor answer', { cases: [['c1', ['k1', 'k1-floor'], []], ['c2', ['k2', 'k2-floor'], []]] }],
   ])('changes with %s', (_label, change) => {
     expect(baseResultsKey({ ...source, ...change })).not.toBe(baseResultsKey(source));
   });
 
   it('is a sha256 that does not depend on the order of object keys', () => {
-    const reordered: BaseResultsSource = { cases: source.cases, judge: { rubrics: ['a1b2c3d4e5f6'], temperature: 0, model: 'gpt-4o-mini' }, embeddingModel: source.embeddingModel };
+    const reordered: BaseResultsSource = { cases: source.cases, judge: { rubrics: [{ mode: 'score', hash: 'a1b2c3d4e5f6' }], temperature: 0, model: 'gpt-4o-mini' }, embeddingModel: source.embeddingModel };
     expect(baseResultsKey(reordered)).toBe(baseResultsKey(source));
     expect(baseResultsKey(source)).toMatch(/^[0-9a-f]{64}$/);
   });

@@ -2,9 +2,11 @@
  * The fleet's Store: one Firestore database shared by every app replica.
  *
  * Layout (each collection name is preceded by `collectionPrefix`, empty in production):
- * - `responses/{key}`: `{ result, writtenAt }`, one cached completion (never an error); `result` is
+ * - `responses/{key}`: `{ answer, writtenAt }`, one cached completion (never an error); `answer` is
  *   its JSON text, one field where a map had one per member: on the emulator, writing and reading
- *   600 answers took about a third less CPU on either side. Maps written before are still read.
+ *   600 answers took about a third less CPU on either side. Answers written before as a `result`
+ *   map are still read; a replica still running the code before reads the new ones as misses
+ *   (it finds no `result`), so a rollout or a rollback mixes versions without failing a run.
  * - `embeddings/{sha256(model + '\0' + text)}`: `{ model, vector, writtenAt }`; `vector` is bytes
  *   (little-endian float64), so values come back bit for bit and no array gets one index entry per
  *   dimension.
@@ -28,7 +30,7 @@
  *
  * Indexes: every query here runs on Firestore's automatic single-field indexes; none needs a
  * composite index or a collection-group index (see `listStaleRuns` and `purge`). Deployments may add
- * single-field index exemptions for `responses.result`, `embeddings.vector`, `cases.payload`,
+ * single-field index exemptions for `responses.answer`, `embeddings.vector`, `cases.payload`,
  * `baseResults.part0` and `parts.bytes`, which are never queried, to make writes cheaper.
  */
 import { randomBytes } from 'node:crypto';
@@ -132,19 +134,19 @@ export class FirestoreStore implements Store {
     this.responses = {
       get: async (key) => {
         const snapshot = await responses.doc(documentId(key)).get();
-        return storedResult(snapshot.get('result'));
+        return storedResult(snapshot);
       },
       set: async (key, result) => {
         if (!isCacheable(result)) return;
-        await responses.doc(documentId(key)).set({ result: JSON.stringify(cachedCopy(result)), writtenAt: now() });
+        await responses.doc(documentId(key)).set({ answer: JSON.stringify(cachedCopy(result)), writtenAt: now() });
       },
       getMany: async (keys) => {
         const keyById = new Map(keys.map((key) => [documentId(key), key]));
         const found = new Map<string, ChatResult>();
         const groups = chunks([...keyById.keys()], REFS_PER_GET_ALL);
-        const snapshots = await Promise.all(groups.map((ids) => this.#db.getAll(...ids.map((id) => responses.doc(id)), { fieldMask: ['result'] })));
+        const snapshots = await Promise.all(groups.map((ids) => this.#db.getAll(...ids.map((id) => responses.doc(id)), { fieldMask: ['answer', 'result'] })));
         for (const snapshot of snapshots.flat()) {
-          const result = storedResult(snapshot.get('result'));
+          const result = storedResult(snapshot);
           if (result) found.set(keyById.get(snapshot.id)!, result);
         }
         return found;
@@ -154,7 +156,10 @@ export class FirestoreStore implements Store {
         await this.#writeAll(
           entries
             .filter(([, result]) => isCacheable(result))
-            .map(([key, result]) => ({ ref: responses.doc(documentId(key)), data: { result: JSON.stringify(cachedCopy(result)), writtenAt }, bytes: Buffer.byteLength(result.output, 'utf8') + 256 })),
+            .map(([key, result]) => {
+              const answer = JSON.stringify(cachedCopy(result));
+              return { ref: responses.doc(documentId(key)), data: { answer, writtenAt }, bytes: Buffer.byteLength(answer, 'utf8') };
+            }),
         );
       },
     };
@@ -496,18 +501,28 @@ function strip<T extends object>(value: T): T {
 }
 
 /**
- * A cached answer as stored: JSON text, or (written before answers were stored as text) a map.
- * Anything else, or text that does not parse, reads as no answer.
+ * A cached answer as stored: `answer`, its JSON text, or `result`, the map written before answers
+ * were stored as text. Anything that is not an answer's shape reads as no answer.
  */
-function storedResult(value: unknown): ChatResult | undefined {
-  if (typeof value === 'string') {
+function storedResult(snapshot: { get(field: string): unknown }): ChatResult | undefined {
+  const text = snapshot.get('answer');
+  let value: unknown = snapshot.get('result');
+  if (typeof text === 'string') {
     try {
-      return cachedCopy(JSON.parse(value) as ChatResult);
+      value = JSON.parse(text);
     } catch {
       return undefined;
     }
   }
-  return value && typeof value === 'object' ? cachedCopy(value as ChatResult) : undefined;
+  return isAnswer(value) ? cachedCopy(value) : undefined;
+}
+
+function isAnswer(value: unknown): value is ChatResult {
+  if (!value || typeof value !== 'object') return false;
+  const { output, usage, latencyMs } = value as Partial<Record<keyof ChatResult, unknown>>;
+  if (!usage || typeof usage !== 'object') return false;
+  const { inputTokens, outputTokens } = usage as Partial<Record<'inputTokens' | 'outputTokens', unknown>>;
+  return typeof output === 'string' && typeof latencyMs === 'number' && typeof inputTokens === 'number' && typeof outputTokens === 'number';
 }
 
 function isAlreadyExists(error: unknown): boolean {

@@ -41,12 +41,12 @@ describe('FirestoreStore connecting', () => {
     expect(documentId('~warm-up')).not.toBe('~warm-up');
   });
 
-  it('reads only the field it uses of a cached answer (result) and of an embedding (vector)', async () => {
+  it('reads only the fields it uses of a cached answer (answer, or the older result) and of an embedding (vector)', async () => {
     const { client, batchOptions } = fakeClient(async () => ({ get: () => undefined }));
     const store = new FirestoreStore({ projectId: PROJECT, firestore: client });
     await store.responses.getMany!(['a', 'b']);
     await store.embeddings.getMany('m', ['t']);
-    expect(batchOptions).toEqual([{ fieldMask: ['result'] }, { fieldMask: ['vector'] }]);
+    expect(batchOptions).toEqual([{ fieldMask: ['answer', 'result'] }, { fieldMask: ['vector'] }]);
   });
 
   it('reads only the bytes of a base result\'s further parts, and a head whose part is missing as absent', async () => {
@@ -114,7 +114,7 @@ describeWithEmulators('FirestoreStore on the Firestore emulator', () => {
         await store.runs.putCaseResults([{ runId: 'r1', suite: 's', side: 'head', caseId: 'c/1', payload: '{}' }]);
 
         const response = await raw.doc(`${layoutPrefix}responses/k1`).get();
-        expect(response.data()).toEqual({ result: JSON.stringify({ output: 'o', usage: { inputTokens: 1, outputTokens: 2 }, latencyMs: 3 }), writtenAt: 1_234 });
+        expect(response.data()).toEqual({ answer: JSON.stringify({ output: 'o', usage: { inputTokens: 1, outputTokens: 2 }, latencyMs: 3 }), writtenAt: 1_234 });
         const embeddings = await raw.collection(`${layoutPrefix}embeddings`).get();
         expect(embeddings.docs.map((doc) => doc.id)).toEqual([sha256Hex('m\0t')]);
         expect(embeddings.docs[0]!.get('vector')).toBeInstanceOf(Uint8Array);
@@ -133,17 +133,22 @@ describeWithEmulators('FirestoreStore on the Firestore emulator', () => {
       }
     });
 
-    it('reads a cached answer written as a map, as before answers were stored as JSON text, and reads unparsable text as none', async () => {
+    it('reads a cached answer written as a map, as before answers were stored as JSON text, and text that is not an answer as none', async () => {
       const prefix = `legacy${randomUUID().slice(0, 8)}_`;
       const store = new FirestoreStore({ projectId: PROJECT, collectionPrefix: prefix });
       try {
         const answer = { output: 'Bonjour', usage: { inputTokens: 12, outputTokens: 3 }, latencyMs: 420, systemFingerprint: 'fp_1' };
         await raw.doc(`${prefix}responses/old`).set({ result: answer, writtenAt: 1 });
-        await raw.doc(`${prefix}responses/torn`).set({ result: '{"output": "Bonj', writtenAt: 1 });
+        await raw.doc(`${prefix}responses/torn`).set({ answer: '{"output": "Bonj', writtenAt: 1 });
+        await raw.doc(`${prefix}responses/null`).set({ answer: 'null', writtenAt: 1 });
+        await raw.doc(`${prefix}responses/shapeless`).set({ answer: '{"output": 3}', writtenAt: 1 });
         expect(await store.responses.get('old')).toEqual(answer);
-        expect(await store.responses.get('torn')).toBeUndefined();
-        const found = await store.responses.getMany!(['old', 'torn']);
+        for (const key of ['torn', 'null', 'shapeless']) expect(await store.responses.get(key)).toBeUndefined();
+        const found = await store.responses.getMany!(['old', 'torn', 'null', 'shapeless']);
         expect([...found.entries()]).toEqual([['old', answer]]);
+        // What the code before this format reads: no `result`, so a miss rather than a failure.
+        await store.responses.set('new', answer);
+        expect((await raw.doc(`${prefix}responses/new`).get()).get('result')).toBeUndefined();
       } finally {
         await store.close();
       }
