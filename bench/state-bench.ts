@@ -164,8 +164,10 @@ async function measure(context: Context, label: string, head: string, store: Sto
   const t0 = performance.now();
   const result = await context.evaluate({ base: BASE_REF, head }, { repo: context.repo, llm, embedderFor, maxConcurrency: CONCURRENCY, deferWrites, ...caches });
   const t1 = performance.now();
-  await writes;
+  const outcome = (await writes) as { failed?: number; firstError?: string } | undefined;
   const t2 = performance.now();
+  // Figures from a store that refused writes would look like a store that is merely fast.
+  if (outcome?.failed) process.stdout.write(`      note: ${label}: ${outcome.failed} cache writes failed (${outcome.firstError})\n`);
   const cpu = process.cpuUsage(cpu0);
   const emulatorCpu1 = emulatorCpu0 === undefined ? undefined : context.emulator?.cpuSeconds();
 

@@ -3,9 +3,9 @@
  * answers, and what it stores once main's side is evaluated in full.
  */
 import { baseResultsKey, decodeBaseResults, type BaseCase, type BaseResults, type BaseResultsSource } from '../core/base-results.js';
-import type { ModelManifest } from '../core/manifest.js';
+import { usageCost, type ModelManifest } from '../core/manifest.js';
 import type { JudgeOutcome, SampleResult } from '../core/types.js';
-import type { BaseResultsStore, ChatRequest, TokenUsage } from '../ports.js';
+import type { BaseResultsStore, ChatRequest } from '../ports.js';
 
 /** The longest main's tasks wait for its stored side: a store slower than that is a miss. */
 const READ_TIMEOUT_MS = 10_000;
@@ -46,6 +46,7 @@ export function baseSideKey(source: Omit<BaseResultsSource, 'cases'>, tasks: rea
  * longer than READ_TIMEOUT_MS, or the run is stopped meanwhile: a miss, never a failure.
  */
 export async function readBaseSide(store: BaseResultsStore, key: string, signal?: AbortSignal): Promise<BaseResults | undefined> {
+  if (signal?.aborted) return undefined;
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
   const giveUp = new Promise<undefined>((resolve) => {
@@ -53,7 +54,6 @@ export async function readBaseSide(store: BaseResultsStore, key: string, signal?
     onAbort = () => resolve(undefined);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
-  if (signal?.aborted) return undefined;
   const read = store.get(key).then(
     (bytes) => bytes && decodeBaseResults(bytes),
     () => undefined,
@@ -80,7 +80,7 @@ export function reuseBaseSide(tasks: readonly BaseSideTask[], floorTasks: readon
     if (floorById.has(task.golden.id) !== (stored.floor?.length === 1)) return false;
   }
   const reuse = (task: BaseSideTask, samples: readonly SampleResult[]) => {
-    task.samples = samples.map((sample) => ({ ...sample, costUsd: costOf(sample.usage, task.manifest), cached: true }));
+    task.samples = samples.map((sample) => ({ ...sample, costUsd: usageCost(sample.usage, task.manifest.prices), cached: true }));
     task.reused = true;
   };
   for (const task of tasks) {
@@ -91,10 +91,6 @@ export function reuseBaseSide(tasks: readonly BaseSideTask[], floorTasks: readon
     if (floor) reuse(floor, stored.floor!);
   }
   return true;
-}
-
-function costOf(usage: TokenUsage, { prices }: Pick<ModelManifest, 'prices'>): number {
-  return (usage.inputTokens * prices.input_per_million + usage.outputTokens * prices.output_per_million) / 1e6;
 }
 
 /**

@@ -4,7 +4,7 @@ import { combinePairwise, pairwiseMessages, parsePairwiseReply, parseScoreReply,
 import { encodeBaseResults } from '../core/base-results.js';
 import { parseDataset, type DatasetCase } from '../core/dataset.js';
 import { gateRows, gatesWithoutRows } from '../core/gate.js';
-import { parseManifest, type ModelManifest } from '../core/manifest.js';
+import { parseManifest, usageCost, type ModelManifest } from '../core/manifest.js';
 import { checkAssertion } from '../core/metrics/assertions.js';
 import { caseChange, classifyCase, suiteMetricRows } from '../core/metrics/suite-metrics.js';
 import { pairedStats, perCaseDeltas } from '../core/metrics/paired.js';
@@ -216,7 +216,11 @@ class CacheWrites {
     });
   }
 
-  /** Sends a write now, or once `settle` lets held writes go; a failure is counted, then passed on to the writer. */
+  /**
+   * Sends a write now, or once `settle` lets held writes go; a failure is counted here, then passed
+   * on to the writer, whose `finish` must not reject with it (the runner and the embedding pipeline
+   * count or drop it), or `settle` would count it twice.
+   */
   #write(send: () => Promise<void>): Promise<void> {
     const held = this.#held;
     const sent = held ? new Promise<void>((resolve, reject) => held.push(() => send().then(resolve, reject))) : send();
@@ -594,7 +598,7 @@ async function runTasks(
   };
   const runTask = async (task: CaseTask): Promise<void> => {
     const prices = task.manifest.prices;
-    const price = (r: ChatResult) => (r.usage.inputTokens * prices.input_per_million + r.usage.outputTokens * prices.output_per_million) / 1e6;
+    const price = (r: ChatResult) => usageCost(r.usage, prices);
     const runSample = async (sample: number): Promise<SampleResult> => {
       const { result, cached } = await runner.call(task.request, task.sampleOffset + sample, price);
       const cost = price(result);
@@ -1020,7 +1024,7 @@ function requestText(task: CaseTask): string {
  * twice with the order swapped in pairwise mode. Judge calls share the run's limit and cache.
  */
 async function runJudges(suites: LoadedSuite[], runner: CallRunner, judge: Judge): Promise<void> {
-  const price = (r: ChatResult) => (r.usage.inputTokens * judge.prices.input_per_million + r.usage.outputTokens * judge.prices.output_per_million) / 1e6;
+  const price = (r: ChatResult) => usageCost(r.usage, judge.prices);
   const ask = async (messages: ChatRequest['messages']) => {
     const { result } = await runner.call({ model: judge.model, messages, temperature: judge.temperature }, 0, price);
     return result;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { TokenUsage } from '../ports.js';
 import type { Parsed } from './problem.js';
 import { parseYamlSource, zodProblems } from './yaml-source.js';
 
@@ -10,6 +11,11 @@ export const Prices = z
   })
   .strict();
 export type Prices = z.infer<typeof Prices>;
+
+/** What a call's tokens cost at these prices, in USD. */
+export function usageCost(usage: TokenUsage, prices: Prices): number {
+  return (usage.inputTokens * prices.input_per_million + usage.outputTokens * prices.output_per_million) / 1e6;
+}
 
 /** The model a suite calls and how: a change to this file is a change to the gated behaviour. */
 export const ModelManifest = z

@@ -201,6 +201,15 @@ describe("evaluate: main's side stored whole (base results)", () => {
     expect(result.suites.map((s) => s.usage.base.calls)).toEqual([0, 0]);
   });
 
+  it("counts a failed write of main's side among the run's failed writes, and keeps the verdict", async () => {
+    const refusing: BaseResultsStore = { get: async () => undefined, set: () => Promise.reject(new Error('quota exceeded')) };
+    const repo = new MemoryRepo({ main: files(), pr: files({ 'prompts/support.md': PROMPT_BRIEF }) });
+    let settled: Promise<unknown> | undefined;
+    const result = await evaluate(request, deps(repo, new ScriptedLlm(supportModel), { baseResults: refusing, deferWrites: (writes) => (settled = writes) }));
+    expect(result.verdict).toBe('fail');
+    await expect(settled).resolves.toEqual({ failed: 1, firstError: 'quota exceeded' });
+  });
+
   it('keeps a side with a failed answer out of the store, then stores it once every answer is in', async () => {
     const store = new CountingBaseResults();
     const cache = new MemoryResponseCache();

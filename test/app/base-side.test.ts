@@ -26,12 +26,18 @@ describe('readBaseSide', () => {
     await expect(reading).resolves.toBeUndefined();
   });
 
-  it('gives up when the run is stopped, or was stopped before', async () => {
+  it('gives up when the run is stopped, and for a run stopped before sends no read and leaves no timer', async () => {
+    jest.useFakeTimers();
     const controller = new AbortController();
     const reading = readBaseSide(never, 'k', controller.signal);
     controller.abort();
     await expect(reading).resolves.toBeUndefined();
-    await expect(readBaseSide({ get: async () => value, set: async () => undefined }, 'k', controller.signal)).resolves.toBeUndefined();
+    expect(jest.getTimerCount()).toBe(0);
+    let gets = 0;
+    const counted: BaseResultsStore = { get: async () => (gets++, value), set: async () => undefined };
+    await expect(readBaseSide(counted, 'k', controller.signal)).resolves.toBeUndefined();
+    expect(gets).toBe(0);
+    expect(jest.getTimerCount()).toBe(0);
   });
 
   it('reads a failing store as a miss', async () => {

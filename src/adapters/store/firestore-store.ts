@@ -505,8 +505,10 @@ function strip<T extends object>(value: T): T {
  * were stored as text. Anything that is not an answer's shape reads as no answer.
  */
 function storedResult(snapshot: { get(field: string): unknown }): ChatResult | undefined {
-  const text = snapshot.get('answer');
-  let value: unknown = snapshot.get('result');
+  // `result` also held the text for a short while before the field was renamed.
+  const result = snapshot.get('result');
+  const text = snapshot.get('answer') ?? (typeof result === 'string' ? result : undefined);
+  let value: unknown = result;
   if (typeof text === 'string') {
     try {
       value = JSON.parse(text);
