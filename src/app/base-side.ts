@@ -9,6 +9,12 @@ import type { BaseResultsStore, ChatRequest } from '../ports.js';
 
 /** The longest main's tasks wait for its stored side: a store slower than that is a miss. */
 const READ_TIMEOUT_MS = 10_000;
+/**
+ * The most vector bytes a stored side holds. Encoding and decoding each hold the whole value in
+ * memory at once (10,000 cases with references at 1,536 dimensions would be 123 MB): a larger side
+ * is not stored, and its answers and vectors come from the caches one by one, as they did before.
+ */
+export const MAX_STORED_VECTOR_BYTES = 64 * 1024 * 1024;
 
 /** What this module needs of one of main's tasks (a case's answers, or its noise-floor answer). */
 export interface BaseSideTask {
@@ -95,21 +101,25 @@ export function reuseBaseSide(tasks: readonly BaseSideTask[], floorTasks: readon
 
 /**
  * Main's side as a run evaluated it in full, to be stored; undefined when it must not be: with an
- * answer missing or failed (errors are never stored, so a later run asks again), or a scored text
- * (`texts`) without its vector.
+ * answer missing or failed (errors are never stored, so a later run asks again), a scored text
+ * (`texts`) without its vector, or vectors over `maxVectorBytes`.
  */
 export function baseSideOf(
   tasks: readonly BaseSideTask[],
   floorTasks: readonly BaseSideTask[],
   texts: readonly string[],
   vectors: ReadonlyMap<string, Float32Array>,
+  maxVectorBytes = MAX_STORED_VECTOR_BYTES,
 ): BaseResults | undefined {
   const answered = [...tasks, ...floorTasks];
   if (tasks.length === 0 || answered.some((t) => t.samples.length !== t.sampleCount || t.samples.some((x) => x.error !== undefined))) return undefined;
   const stored = new Map<string, Float32Array>();
+  let bytes = 0;
   for (const text of texts) {
     const vector = vectors.get(text);
     if (!vector) return undefined;
+    if (!stored.has(text)) bytes += vector.byteLength;
+    if (bytes > maxVectorBytes) return undefined;
     stored.set(text, vector);
   }
   const floors = new Map(floorTasks.map((t) => [t.golden.id, t.samples]));

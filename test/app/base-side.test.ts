@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals';
-import { readBaseSide } from '../../src/app/base-side.js';
+import { baseSideOf, readBaseSide } from '../../src/app/base-side.js';
 import { encodeBaseResults } from '../../src/core/base-results.js';
 import type { BaseResultsStore } from '../../src/ports.js';
 
@@ -42,5 +42,27 @@ describe('readBaseSide', () => {
 
   it('reads a failing store as a miss', async () => {
     await expect(readBaseSide({ get: () => Promise.reject(new Error('unavailable')), set: async () => undefined }, 'k')).resolves.toBeUndefined();
+  });
+});
+
+describe('baseSideOf', () => {
+  const sample = { output: 'hi', latencyMs: 1, costUsd: 0, cached: false, usage: { inputTokens: 1, outputTokens: 1 } };
+  const task = (id: string) => ({ golden: { id }, request: { model: 'm', messages: [] }, manifest: { prices: { input_per_million: 0, output_per_million: 0 } }, sampleCount: 1, sampleOffset: 0, samples: [sample], judge: {} });
+  const vectors = new Map([
+    ['hi', new Float32Array(256)],
+    ['ref', new Float32Array(256)],
+  ]);
+
+  it('stores a side whose vectors fit the limit, counting each text once', () => {
+    expect(baseSideOf([task('c1'), task('c2')], [], ['hi', 'ref', 'hi', 'ref'], vectors, 2 * 1024)?.vectors.size).toBe(2);
+  });
+
+  it('does not store a side whose vectors are over the limit', () => {
+    expect(baseSideOf([task('c1'), task('c2')], [], ['hi', 'ref'], vectors, 2 * 1024 - 1)).toBeUndefined();
+  });
+
+  it('does not store a side with a failed answer or a text without its vector', () => {
+    expect(baseSideOf([{ ...task('c1'), samples: [{ ...sample, error: 'HTTP 500' }] }], [], ['hi'], vectors)).toBeUndefined();
+    expect(baseSideOf([task('c1')], [], ['hi', 'unseen'], vectors)).toBeUndefined();
   });
 });
