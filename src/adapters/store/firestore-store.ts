@@ -84,10 +84,10 @@ const BYTES_PER_PART = MAX_PAYLOAD_BYTES;
 const PURGE_PAGE = 500;
 // Replicas updating one run at once must all get through; the client's default is 5 attempts.
 const TRANSACTION_ATTEMPTS = 20;
-// Read when the store opens, to set up the connection; `documentId` never yields it (its escaped ids
-// are `~` and 64 hex digits), so no cached answer is ever read by it.
 /** The longest `close` waits for the connection's warm-up read to end. */
 const CLOSE_WAITS_FOR_WARM_UP_MS = 2_000;
+// Read when the store opens, to set up the connection; `documentId` never yields it (its escaped ids
+// are `~` and 64 hex digits), so no cached answer is ever read by it.
 const WARM_UP_ID = '~warm-up';
 
 export class FirestoreStore implements Store {
@@ -505,10 +505,8 @@ function strip<T extends object>(value: T): T {
  * were stored as text. Anything that is not an answer's shape reads as no answer.
  */
 function storedResult(snapshot: { get(field: string): unknown }): ChatResult | undefined {
-  // `result` also held the text for a short while before the field was renamed.
-  const result = snapshot.get('result');
-  const text = snapshot.get('answer') ?? (typeof result === 'string' ? result : undefined);
-  let value: unknown = result;
+  const text = snapshot.get('answer');
+  let value: unknown = snapshot.get('result');
   if (typeof text === 'string') {
     try {
       value = JSON.parse(text);
