@@ -13,6 +13,9 @@ export interface Attempt {
   timeoutMs: number;
 }
 
+/** What the policy reads of a response's headers. */
+export type HeaderReader = Pick<Headers, 'get'>;
+
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 20_000;
 /** A `retry-after` longer than this is shortened: an evaluation run should not stall for an hour. */
@@ -105,7 +108,7 @@ export function backoffMs(retryIndex: number, random: () => number = Math.random
  * The wait a response asks for, in milliseconds: `retry-after-ms` (OpenAI's own header) first, then
  * `retry-after` as seconds or as an HTTP date. `undefined` when neither is present or readable.
  */
-export function retryAfterMs(headers: Headers | undefined, now: number = Date.now()): number | undefined {
+export function retryAfterMs(headers: HeaderReader | undefined, now: number = Date.now()): number | undefined {
   const fromMs = parseNonNegative(headers?.get('retry-after-ms'));
   if (fromMs !== undefined) return Math.min(fromMs, MAX_RETRY_AFTER_MS);
   const value = headers?.get('retry-after')?.trim();
@@ -123,7 +126,7 @@ export function retryAfterMs(headers: Headers | undefined, now: number = Date.no
  * other 4xx will fail the same way again. OpenAI's `x-should-retry` header overrides the status,
  * as the SDK itself does.
  */
-export function isRetryableStatus(status: number, headers?: Headers): boolean {
+export function isRetryableStatus(status: number, headers?: HeaderReader): boolean {
   const shouldRetry = headers?.get('x-should-retry');
   if (shouldRetry === 'true') return true;
   if (shouldRetry === 'false') return false;
@@ -155,7 +158,8 @@ function classifyFailure(error: unknown, callerSignal: AbortSignal | undefined):
     return { kind: 'network', retryable: true, detail: causeChain(error) };
   }
   if (error instanceof APIError && typeof error.status === 'number') {
-    const headers = error.headers instanceof Headers ? error.headers : undefined;
+    // A fetch `Headers`, or the adapters' own (`toHeaders`): anything that reads a header.
+    const headers = typeof (error.headers as Partial<HeaderReader> | undefined)?.get === 'function' ? (error.headers as HeaderReader) : undefined;
     return {
       kind: 'http',
       status: error.status,

@@ -1,8 +1,10 @@
 import { getEventListeners } from 'node:events';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import nock from 'nock';
-import { APIUserAbortError } from 'openai';
+import { APIUserAbortError, RateLimitError } from 'openai';
 import { createHttpFetch, toHeaders, underCallerSignal } from '../../../src/adapters/openai/http-fetch.js';
+import { retryAfterMs } from '../../../src/adapters/openai/retry.js';
+import { createSdkClient } from '../../../src/adapters/openai/sdk-client.js';
 import { droppingServer, refusingUrl } from './loopback.js';
 
 const BODY = JSON.stringify({ model: 'm', input: ['a'] });
@@ -201,10 +203,46 @@ describe('underCallerSignal', () => {
 });
 
 describe('toHeaders', () => {
-  it('turns node headers, repeated ones included, into fetch Headers', () => {
-    const headers = toHeaders({ 'retry-after': '3', 'set-cookie': ['a=1', 'b=2'], missing: undefined });
+  it('reads node headers as a fetch Headers would, repeated ones included', () => {
+    const headers = toHeaders({ 'retry-after': '3', 'set-cookie': ['a=1', 'b=2'], 'x-request-id': 'req_1', missing: undefined });
     expect(headers.get('retry-after')).toBe('3');
-    expect(headers.getSetCookie()).toEqual(['a=1', 'b=2']);
+    expect(headers.get('Retry-After')).toBe('3');
+    expect(headers.get('X-Request-ID')).toBe('req_1');
+    expect(headers.get('missing')).toBeNull();
+    expect(headers.has('RETRY-AFTER')).toBe(true);
     expect(headers.has('missing')).toBe(false);
+    expect(headers.getSetCookie()).toEqual(['a=1', 'b=2']);
+    // As fetch's get does for set-cookie: the values joined with ", ".
+    expect(headers.get('set-cookie')).toBe('a=1, b=2');
+  });
+
+  it('iterates every header once, by entries, keys, values, forEach and spread', () => {
+    const headers = toHeaders({ 'content-type': 'application/json', 'x-request-id': 'req_1' });
+    const expected = [
+      ['content-type', 'application/json'],
+      ['x-request-id', 'req_1'],
+    ];
+    expect([...headers]).toEqual(expected);
+    expect([...headers.entries()]).toEqual(expected);
+    expect([...headers.keys()]).toEqual(['content-type', 'x-request-id']);
+    expect([...headers.values()]).toEqual(['application/json', 'req_1']);
+    const seen: string[][] = [];
+    headers.forEach((value, name, self) => {
+      expect(self).toBe(headers);
+      seen.push([name, value]);
+    });
+    expect(seen).toEqual(expected);
+  });
+
+  it('is what the SDK reads a response through: status errors keep their request id and retry headers', async () => {
+    const scope = nock('http://headers.test')
+      .post('/v1/chat/completions')
+      .reply(429, { error: { message: 'slow down', type: 'requests' } }, { 'x-request-id': 'req_429', 'retry-after-ms': '250' });
+    const client = createSdkClient({ apiKey: 'sk-test', baseURL: 'http://headers.test/v1', timeoutMs: 5_000 });
+    const error = await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RateLimitError);
+    expect((error as RateLimitError).requestID).toBe('req_429');
+    expect(retryAfterMs((error as RateLimitError).headers)).toBe(250);
+    scope.done();
   });
 });
