@@ -111,11 +111,28 @@ export function embeddingDrift(
 
 function flatten(vectors: readonly ArrayLike<number>[], dimensions: number): Float64Array {
   const flat = new Float64Array(vectors.length * dimensions);
-  vectors.forEach((vector, row) => {
+  for (let row = 0; row < vectors.length; row++) {
+    const vector = vectors[row]!;
     if (vector.length !== dimensions) throw new Error(`embeddings of different lengths (${dimensions} and ${vector.length})`);
-    for (let j = 0; j < dimensions; j++) flat[row * dimensions + j] = vector[j]!;
-  });
+    copyRow(vector, flat, row * dimensions);
+  }
   return flat;
+}
+
+// The inner loops below are small functions of their own, called once per row: V8 optimises a
+// function after a few calls, while a loop nested inside a long-running function waits for
+// on-stack replacement. In a fresh process the projections took 35-60 ms for 2 × 1,000 vectors of
+// 64 dimensions written inline, and 12 ms this way; the results are the same to the last bit.
+
+function copyRow(vector: ArrayLike<number>, out: Float64Array, offset: number): void {
+  for (let j = 0; j < vector.length; j++) out[offset + j] = vector[j]!;
+}
+
+/** The dot product of row `offset / dimensions` of the row-major matrix with `direction`. */
+function dotRow(data: Float64Array, offset: number, direction: Float64Array): number {
+  let dot = 0;
+  for (let j = 0; j < direction.length; j++) dot += data[offset + j]! * direction[j]!;
+  return dot;
 }
 
 function projectedDivergence(
@@ -133,9 +150,7 @@ function projectedDivergence(
     let min = Infinity;
     let max = -Infinity;
     for (let row = 0; row < rows; row++) {
-      let dot = 0;
-      const offset = row * dimensions;
-      for (let j = 0; j < dimensions; j++) dot += pooled[offset + j]! * direction[j]!;
+      const dot = dotRow(pooled, row * dimensions, direction);
       projected[row] = dot;
       if (dot < min) min = dot;
       if (dot > max) max = dot;
@@ -198,16 +213,7 @@ function centroidPermutationP(
     for (let j = 0; j < dimensions; j++) pooledSum[j] = pooledSum[j]! + pooled[offset + j]!;
   }
   const groupSum = new Float64Array(dimensions);
-  const otherSize = rows - groupSize;
-  const distance = (members: Uint32Array): number => {
-    addRows(pooled, members, groupSize, dimensions, groupSum);
-    let squared = 0;
-    for (let j = 0; j < dimensions; j++) {
-      const difference = groupSum[j]! / groupSize - (pooledSum[j]! - groupSum[j]!) / otherSize;
-      squared += difference * difference;
-    }
-    return Math.sqrt(squared);
-  };
+  const distance = (members: Uint32Array): number => centroidDistance(pooled, members, groupSize, dimensions, pooledSum, groupSum);
 
   const indices = Uint32Array.from({ length: rows }, (_, i) => i);
   const observed = distance(groupIsBase ? indices : indices.subarray(baseCount));
@@ -226,19 +232,40 @@ function centroidPermutationP(
   return { pValue: (1 + atLeastAsFar) / (1 + permutations), shuffles: permutations, stopped: false };
 }
 
-/** out = the sum of the rows `members[0..count)` of the row-major matrix; four rows a pass, the hot loop of the permutation test. */
+/**
+ * The distance between the centroid of the rows `members[0..count)` and the centroid of the other
+ * rows, whose sum is `pooledSum` less theirs. `groupSum` is scratch space.
+ */
+function centroidDistance(pooled: Float64Array, members: Uint32Array, count: number, dimensions: number, pooledSum: Float64Array, groupSum: Float64Array): number {
+  addRows(pooled, members, count, dimensions, groupSum);
+  const otherCount = pooled.length / dimensions - count;
+  let squared = 0;
+  for (let j = 0; j < dimensions; j++) {
+    const difference = groupSum[j]! / count - (pooledSum[j]! - groupSum[j]!) / otherCount;
+    squared += difference * difference;
+  }
+  return Math.sqrt(squared);
+}
+
+/**
+ * out = the sum of the rows `members[0..count)` of the row-major matrix; four rows a pass, the hot
+ * loop of the permutation test. The rows left over after whole passes come first, so that every
+ * loop here has run before V8 optimises the function: a loop that has never run has no type
+ * feedback, and reaching it threw the optimised code away at the end of every call.
+ */
 function addRows(data: Float64Array, members: Uint32Array, count: number, dimensions: number, out: Float64Array): void {
   out.fill(0);
+  const rest = count % 4;
   let m = 0;
-  for (; m + 3 < count; m += 4) {
+  for (; m < rest; m++) {
+    const a = members[m]! * dimensions;
+    for (let j = 0; j < dimensions; j++) out[j] = out[j]! + data[a + j]!;
+  }
+  for (; m < count; m += 4) {
     const a = members[m]! * dimensions;
     const b = members[m + 1]! * dimensions;
     const c = members[m + 2]! * dimensions;
     const d = members[m + 3]! * dimensions;
     for (let j = 0; j < dimensions; j++) out[j] = out[j]! + data[a + j]! + data[b + j]! + data[c + j]! + data[d + j]!;
-  }
-  for (; m < count; m++) {
-    const a = members[m]! * dimensions;
-    for (let j = 0; j < dimensions; j++) out[j] = out[j]! + data[a + j]!;
   }
 }
