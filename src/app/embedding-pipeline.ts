@@ -21,9 +21,14 @@ export class EmbeddingPipeline {
   readonly #vectors = new Map<string, ArrayLike<number>>();
   #toRead: string[] = [];
   #toEmbed: string[] = [];
-  readonly #pending: Promise<void>[] = [];
+  /** Cache reads in flight or done; each decides which of its texts are embedded. */
+  readonly #reads: Promise<void>[] = [];
+  /** Embedding requests sent; they never reject (`#error` keeps the first failure). */
+  readonly #embeds: Promise<void>[] = [];
   #written: Promise<void> = Promise.resolve();
   #error: unknown;
+  #handOver: (() => void) | undefined;
+  readonly #handedOver = new Promise<void>((resolve) => (this.#handOver = resolve));
 
   constructor(embedder: Embedder, cache?: EmbeddingCache, signal?: AbortSignal) {
     this.#embedder = embedder;
@@ -37,6 +42,15 @@ export class EmbeddingPipeline {
    */
   get written(): Promise<void> {
     return this.#written;
+  }
+
+  /**
+   * Resolves once `finish` has nothing left to do but wait for the embedder: every cache read is
+   * answered and the last texts are handed to it (or there were none). Work done from then on
+   * overlaps the last embedding request instead of delaying it.
+   */
+  get handedOver(): Promise<void> {
+    return this.#handedOver;
   }
 
   /** Vectors known already (stored with main's side): their texts are neither read nor embedded. */
@@ -63,13 +77,14 @@ export class EmbeddingPipeline {
   async finish(texts: Iterable<string>): Promise<{ vectors: Map<string, Float32Array>; written: Promise<void> }> {
     this.add(texts);
     this.#read();
-    // Reads started later (by reads that finish) are awaited too.
-    for (let i = 0; i < this.#pending.length; i++) await this.#pending[i];
-    if (this.#toEmbed.length > 0) {
-      const rest = this.#toEmbed;
-      this.#toEmbed = [];
-      await this.#embed(rest);
-    }
+    // Reads started later (by reads that finish) are awaited too. Requests already sent are not:
+    // the last one goes out beside them.
+    for (let i = 0; i < this.#reads.length; i++) await this.#reads[i];
+    const rest = this.#toEmbed;
+    this.#toEmbed = [];
+    if (rest.length > 0) this.#embeds.push(this.#embed(rest));
+    this.#handOver?.();
+    for (const sent of this.#embeds) await sent;
     if (this.#error !== undefined) throw this.#error;
     const vectors = new Map<string, Float32Array>();
     for (const text of this.#seen) {
@@ -85,7 +100,7 @@ export class EmbeddingPipeline {
     this.#toRead = [];
     if (!cache || batch.length === 0) return;
     const model = this.#embedder.model;
-    this.#pending.push(
+    this.#reads.push(
       cache
         .getMany(model, batch)
         // An unreadable cache is a cache miss: the texts are embedded instead.
@@ -105,7 +120,7 @@ export class EmbeddingPipeline {
     while (this.#toEmbed.length >= EMBED_BATCH) {
       const batch = this.#toEmbed.slice(0, EMBED_BATCH);
       this.#toEmbed = this.#toEmbed.slice(EMBED_BATCH);
-      this.#pending.push(this.#embed(batch));
+      this.#embeds.push(this.#embed(batch));
     }
   }
 

@@ -1,5 +1,5 @@
 import { affectedSuites } from '../core/affected-suites.js';
-import { CONFIG_PATH, parseConfig, type Judge, type Suite } from '../core/config.js';
+import { CONFIG_PATH, parseConfig, type Judge, type MetricName, type Suite } from '../core/config.js';
 import { combinePairwise, pairwiseMessages, parsePairwiseReply, parseScoreReply, rubricHash, scoreMessages, type Rubric as JudgeRubric } from '../core/judge.js';
 import { encodeBaseResults } from '../core/base-results.js';
 import { parseDataset, type DatasetCase } from '../core/dataset.js';
@@ -7,7 +7,7 @@ import { gateRows, gatesWithoutRows } from '../core/gate.js';
 import { parseManifest, usageCost, type ModelManifest } from '../core/manifest.js';
 import { checkAssertion } from '../core/metrics/assertions.js';
 import { caseChange, classifyCase, suiteMetricRows } from '../core/metrics/suite-metrics.js';
-import { pairedStats, perCaseDeltas } from '../core/metrics/paired.js';
+import { needsEmbeddings, pairedStats, perCaseDeltas } from '../core/metrics/paired.js';
 import { embeddingDrift } from '../core/stats/divergence.js';
 import { lexicalScores } from '../core/stats/lexical.js';
 import { cosineSimilarity, mean } from '../core/metrics/vector.js';
@@ -19,6 +19,7 @@ import type {
   DriftPanel,
   JudgeOutcome,
   MetricRow,
+  PairedStats,
   PairwiseOutcome,
   EvaluationResult,
   SampleResult,
@@ -356,10 +357,18 @@ async function runEvaluation(
   // otherwise they finish while the outputs are embedded and scored.
   if (deps.deferWrites) writes.hold();
   void runner.flush();
-  const { vectors } = await embedAll(suites, tasks, embedder, embeddings);
+  let embedded = false;
+  const embedding = embedAll(suites, tasks, embedder, embeddings).finally(() => (embedded = true));
+  // While the last answers are embedded, the statistics that need no embeddings are computed, once
+  // that request is on the wire. They are most of scoring, and the first to run pays for compiling
+  // the statistics' code.
+  await Promise.race([embeddings.handedOver, embedding]);
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  const known = embedded ? undefined : suites.map(statsWithoutEmbeddings);
+  const { vectors } = await embedding;
   // Scoring holds the event loop: cache writes just started reach the wire first.
   if (!deps.deferWrites) for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => setImmediate(resolve));
-  const results = suites.map((s) => scoreSuite(s, vectors));
+  const results = suites.map((s, i) => scoreSuite(s, vectors, known?.[i]));
   for (const result of results) {
     const mismatch = backends.notComparable.get(result.name);
     if (!mismatch || result.verdict !== 'fail') continue;
@@ -675,7 +684,19 @@ async function embedAll(suites: LoadedSuite[], tasks: CaseTask[], embedder: Embe
   }
 }
 
-function scoreSuite(loaded: LoadedSuite, vectors: Vectors): SuiteResult {
+/** The paired statistics of every metric of a suite that reads no embeddings, by metric. */
+type KnownStats = ReadonlyMap<MetricName, PairedStats | undefined>;
+
+/**
+ * The suite scored without any vector: every case's assertions, lexical scores, usage and grades
+ * are in, so each metric that reads no embeddings has its final paired statistics.
+ */
+function statsWithoutEmbeddings(loaded: LoadedSuite): KnownStats {
+  return new Map(scoreSuite(loaded, new Map()).rows.filter((row) => !needsEmbeddings(row.metric)).map((row) => [row.metric, row.paired]));
+}
+
+/** `known`: statistics computed already (`statsWithoutEmbeddings`), used instead of computing them again. */
+function scoreSuite(loaded: LoadedSuite, vectors: Vectors, known?: KnownStats): SuiteResult {
   const { suite, name } = loaded;
   const result: SuiteResult = {
     name,
@@ -735,7 +756,7 @@ function scoreSuite(loaded: LoadedSuite, vectors: Vectors): SuiteResult {
   for (const task of loaded.tasks) addUsage(result.usage[task.side], task.samples);
 
   const rows = [...suiteMetricRows(result.cases), ...rubricRows(suite, result.cases)].map((row) => {
-    const paired = pairedStats(row.metric, result.cases);
+    const paired = known?.has(row.metric) ? known.get(row.metric) : pairedStats(row.metric, result.cases);
     return paired ? { ...row, paired } : row;
   });
   result.rows = gateRows(rows, suite.gates, (metric) => perCaseDeltas(metric, result.cases));

@@ -101,3 +101,74 @@ describe('EmbeddingPipeline', () => {
     await expect(new EmbeddingPipeline(new CountingEmbedder(true)).finish(['a'])).rejects.toThrow('401 from the embeddings endpoint');
   });
 });
+
+/** An embedder whose answers come only when the test releases them, request by request. */
+class HeldEmbedder implements Embedder {
+  readonly model = 'test/held';
+  readonly batches: string[][] = [];
+  readonly #release: (() => void)[] = [];
+  embed(texts: readonly string[]): Promise<number[][]> {
+    this.batches.push([...texts]);
+    return new Promise((resolve) => this.#release.push(() => resolve(texts.map((text) => [text.length, 1]))));
+  }
+  release(i: number): void {
+    this.#release[i]!();
+  }
+}
+
+describe('EmbeddingPipeline at the end of a run', () => {
+  it('sends the last texts beside a full request still out, says when it has, and resolves once both answer', async () => {
+    const embedder = new HeldEmbedder();
+    const pipeline = new EmbeddingPipeline(embedder);
+    let handedOver = false;
+    void pipeline.handedOver.then(() => (handedOver = true));
+    pipeline.add(texts(2050));
+    expect(embedder.batches.map((b) => b.length)).toEqual([2048]);
+    let finished = false;
+    const done = pipeline.finish(texts(2050)).then((result) => {
+      finished = true;
+      return result;
+    });
+    await settle();
+    // The first request has not answered; the last two texts went out anyway.
+    expect(embedder.batches.map((b) => b.length)).toEqual([2048, 2]);
+    expect(handedOver).toBe(true);
+    embedder.release(1);
+    await settle();
+    expect(finished).toBe(false);
+    embedder.release(0);
+    const { vectors } = await done;
+    expect(vectors.size).toBe(2050);
+    expect(vectors.get('t2049')).toEqual(Float32Array.from([5, 1]));
+  });
+
+  it('hands over only after the cache has answered, since its misses are embedded', async () => {
+    let answer: (() => void) | undefined;
+    const stored = new MapCache(new Map([['t0', [7, 7]]]));
+    const slowCache: EmbeddingCache = {
+      getMany: (model, batch) => new Promise((resolve) => (answer = () => resolve(stored.getMany(model, batch)))),
+      setMany: (model, entries) => stored.setMany(model, entries),
+    };
+    const embedder = new HeldEmbedder();
+    const pipeline = new EmbeddingPipeline(embedder, slowCache);
+    let handedOver = false;
+    void pipeline.handedOver.then(() => (handedOver = true));
+    const done = pipeline.finish(['t0', 't1']);
+    await settle();
+    expect(handedOver).toBe(false);
+    expect(embedder.batches).toEqual([]);
+    answer!();
+    await settle();
+    expect(handedOver).toBe(true);
+    expect(embedder.batches).toEqual([['t1']]);
+    embedder.release(0);
+    expect((await done).vectors.get('t0')).toEqual(Float32Array.from([7, 7]));
+  });
+
+  it('hands over at once when nothing is left to embed', async () => {
+    const pipeline = new EmbeddingPipeline(new HeldEmbedder());
+    const { vectors } = await pipeline.finish([]);
+    await expect(pipeline.handedOver).resolves.toBeUndefined();
+    expect(vectors.size).toBe(0);
+  });
+});

@@ -1,10 +1,10 @@
 import { evaluate, type EvaluateDeps } from '../../src/app/evaluate.js';
 import { MemoryResponseCache } from '../../src/adapters/local/memory-response-cache.js';
 import { renderMarkdown } from '../../src/core/report/render-markdown.js';
-import type { ChatRequest } from '../../src/ports.js';
+import type { ChatRequest, Embedder } from '../../src/ports.js';
 import { BagOfWordsEmbedder, FailingEmbedder, MemoryRepo, ScriptedLlm, lastUserMessage } from '../support/fakes.js';
 import { HeldCaches, turns, until } from '../support/held-caches.js';
-import { DATASET, MANIFEST, PROMPT_MAIN, QUESTIONS, SUPPORT_CONFIG, supportModel } from '../support/support-suite.js';
+import { DATASET, MANIFEST, PROMPT_BRIEF, PROMPT_MAIN, QUESTIONS, SUPPORT_CONFIG, supportModel } from '../support/support-suite.js';
 
 const CONFIG = SUPPORT_CONFIG;
 
@@ -655,6 +655,24 @@ describe('evaluate: provider backends (system_fingerprint)', () => {
     expect(capped.budget).toMatchObject({ skipped: 16 - llm.requests.length });
     expect(capped.budget!.spentUsd).toBeGreaterThanOrEqual(headCost * 1.25);
     expect(capped.verdict).toBe('inconclusive');
+  });
+
+  it('scores alike whether or not the statistics needing no embeddings were computed while the last answers were embedded', async () => {
+    // Three samples a case (consistency), references (lexical scores), answers that vary by sample.
+    const config = CONFIG.replace('    assertions:', '    samples: 3\n    assertions:');
+    const repo = new MemoryRepo({ main: files({ '.llmops.yml': config }), pr: files({ '.llmops.yml': config, 'prompts/support.md': PROMPT_BRIEF }) });
+    const model = (request: ChatRequest, sample: number) => `${supportModel(request)}${sample === 2 && lastUserMessage(request).includes('o') ? ' thanks for asking' : ''}`;
+    const run = (embedder: Embedder) => evaluate({ base: 'main', head: 'pr' }, { repo, llm: new ScriptedLlm(model), embedderFor: () => embedder });
+    // Answered at once, the vectors are in before anything else is scored; answered 30 ms later,
+    // the statistics that need none are computed first, while the request is out.
+    const direct = await run(new BagOfWordsEmbedder());
+    const inner = new BagOfWordsEmbedder();
+    const overlapped = await run({ model: inner.model, embed: async (texts) => new Promise((resolve) => setTimeout(() => resolve(inner.embed(texts)), 30)) });
+    const metrics = direct.suites[0]!.rows.map((r) => r.metric);
+    expect(metrics).toEqual(expect.arrayContaining(['similarity_to_base', 'similarity_to_reference', 'consistency_similarity', 'consistency_exact', 'bleu', 'assertion_pass_rate']));
+    expect(direct.suites[0]!.rows.find((r) => r.metric === 'consistency_similarity')!.paired!.meanDelta).not.toBe(0);
+    expect(overlapped.suites).toEqual(direct.suites);
+    expect(overlapped.verdict).toBe(direct.verdict);
   });
 
   it('never reports a regression between two backends, but does when the PR changed the model', async () => {

@@ -1,4 +1,4 @@
-import type { MetricName } from '../config.js';
+import type { BuiltinMetric, MetricName } from '../config.js';
 import { bootstrapMeanInterval } from '../stats/bootstrap.js';
 import { mcnemar } from '../stats/mcnemar.js';
 import { normalQuantile } from '../stats/normal.js';
@@ -25,6 +25,34 @@ function both(pick: (side: SideResult) => number | undefined): (c: CaseResult) =
 }
 
 const allAssertionsHold = (side: SideResult): boolean => !side.error && side.assertions.every((a) => a.pass);
+
+/**
+ * Which built-in metrics compare embeddings. Every other metric's per-case values, and so its
+ * paired statistics, are known once the answers (and the judge's grades) are in, before anything
+ * is embedded. A record rather than a list, so that a new metric cannot be added without saying.
+ */
+const READS_EMBEDDINGS: Record<BuiltinMetric, boolean> = {
+  similarity_to_base: true,
+  similarity_to_reference: true,
+  consistency_similarity: true,
+  assertion_pass_rate: false,
+  length_ratio: false,
+  output_tokens: false,
+  cost: false,
+  latency_p50: false,
+  latency_p95: false,
+  error_rate: false,
+  bleu: false,
+  rouge_l: false,
+  edit_similarity: false,
+  consistency_exact: false,
+};
+
+/** True when a metric's per-case values read the answers' embeddings; judge and pairwise metrics do not. */
+export function needsEmbeddings(metric: MetricName): boolean {
+  if (metric.startsWith('judge.') || metric.startsWith('pairwise.')) return false;
+  return READS_EMBEDDINGS[metric as BuiltinMetric] ?? true;
+}
 
 /** Per-case head-minus-base values of a metric, for the paired statistics; undefined where it has none. */
 export function perCaseDelta(metric: MetricName): PerCase | undefined {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { BOOTSTRAP_MAX_CASES, normalMeanInterval, pairedStats } from '../../../src/core/metrics/paired.js';
+import { METRICS, type BuiltinMetric, type MetricName } from '../../../src/core/config.js';
+import { BOOTSTRAP_MAX_CASES, needsEmbeddings, normalMeanInterval, pairedStats } from '../../../src/core/metrics/paired.js';
 import { bootstrapMeanInterval } from '../../../src/core/stats/bootstrap.js';
 import type { CaseResult, SideResult } from '../../../src/core/types.js';
 
@@ -65,3 +66,69 @@ describe('pairedStats interval', () => {
 function perCase(deltas: readonly number[]): number[] {
   return deltas.map((d) => 0.5 + d - 0.5);
 }
+
+describe('needsEmbeddings', () => {
+  /** Cases with every field a metric reads, varied per case, and the same on every call. */
+  function fullCases(): CaseResult[] {
+    let state = 11;
+    const next = () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
+    return Array.from({ length: 24 }, (_, i) => {
+      const sideOf = (): SideResult => {
+        const failed = next() < 0.15;
+        const samples = Array.from({ length: 2 }, (__, k) => ({
+          output: failed && k === 0 ? '' : `answer ${i} ${k}`,
+          ...(failed && k === 0 ? { error: 'HTTP 500' } : {}),
+          latencyMs: 100 + next() * 900,
+          usage: { inputTokens: 50, outputTokens: Math.round(20 + next() * 80) },
+          costUsd: next() / 1000,
+          cached: false,
+        }));
+        const holds = next() < 0.7;
+        return {
+          samples,
+          output: `answer ${i} ${'x'.repeat(Math.round(next() * 40))}`,
+          assertions: [{ label: 'contains "x"', pass: holds, reason: holds ? 'ok' : 'missing', origin: 'suite' as const, ...(holds ? {} : { passShare: 0.5 }) }],
+          lexical: { bleu: next(), rougeL: next(), editSimilarity: next() },
+          judge: { tone: { score: 1 + Math.round(next() * 4) } },
+          consistency: { exactMatch: next(), similarity: next() },
+          similarityToReference: next(),
+        };
+      };
+      const base = sideOf();
+      const head = sideOf();
+      const winner = (['head', 'base', 'tie'] as const)[i % 3]!;
+      return {
+        id: `c${i}`,
+        status: 'paired',
+        base,
+        head,
+        similarityToBase: next(),
+        noiseFloor: next(),
+        change: 0,
+        notes: [],
+        pairwise: { tone: { winner } },
+      };
+    });
+  }
+
+  // Any metric marked as reading no embeddings must give the same statistics without them, and any
+  // marked as reading them must not: the record in paired.ts is checked both ways.
+  const metrics: MetricName[] = [...(Object.keys(METRICS) as BuiltinMetric[]), 'judge.tone', 'pairwise.tone'];
+  it.each(metrics)('%s', (metric) => {
+    const withVectors = fullCases();
+    const without = fullCases().map(stripVectors);
+    const full = pairedStats(metric, withVectors);
+    if (needsEmbeddings(metric)) expect(pairedStats(metric, without)).not.toEqual(full);
+    else expect(pairedStats(metric, without)).toEqual(full);
+  });
+
+  function stripVectors(c: CaseResult): CaseResult {
+    const { similarityToBase: _s, noiseFloor: _n, ...rest } = c;
+    const side = (s: SideResult | undefined): SideResult | undefined => {
+      if (!s) return s;
+      const { similarityToReference: _r, consistency, ...kept } = s;
+      return { ...kept, ...(consistency ? { consistency: { exactMatch: consistency.exactMatch } } : {}) };
+    };
+    return { ...rest, base: side(c.base)!, head: side(c.head)! };
+  }
+});
