@@ -24,6 +24,7 @@
  *
  * Timing is reported, never asserted: the exit code is 0 whenever every scenario produced figures.
  */
+import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
@@ -85,6 +86,11 @@ interface RunFigures {
   /** Event-loop utilisation (0..1) while completions were in flight, and over the whole run. */
   elu: { chat: number; total: number };
   cpuMs: number;
+  /**
+   * Share of the host's CPU time taken by the hypervisor for other machines during the run
+   * (`steal` in /proc/stat, all CPUs); undefined where that is not readable.
+   */
+  stealShare?: number;
   calls: number;
   pairedCases: number;
   lostCases: number;
@@ -223,6 +229,7 @@ async function measureRun(evaluate: Evaluate, url: string, spec: ScenarioSpec, c
   };
   const sampler = setInterval(sample, 100);
 
+  const host0 = hostCpu();
   const elu0 = performance.eventLoopUtilization();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -233,6 +240,8 @@ async function measureRun(evaluate: Evaluate, url: string, spec: ScenarioSpec, c
   clearInterval(sampler);
   sample();
   const maxRssKb = process.resourceUsage().maxRSS;
+  const host1 = hostCpu();
+  const stealShare = host0 && host1 && host1.total > host0.total ? (host1.steal - host0.steal) / (host1.total - host0.total) : undefined;
 
   const server = (await (await fetch(`${url}/stats`)).json()) as FakeServerStats;
   const all = result.suites[0]?.cases ?? [];
@@ -274,6 +283,7 @@ async function measureRun(evaluate: Evaluate, url: string, spec: ScenarioSpec, c
     phases: { setupMs: firstCall - t0, chatMs: lastCall - firstCall, gapMs: embedStart - lastCall, embedMs: embedEnd - embedStart, scoreMs: t1 - embedEnd },
     elu: { chat: chatElu, total: elu.utilization },
     cpuMs: (cpu.user + cpu.system) / 1000,
+    ...(stealShare === undefined ? {} : { stealShare }),
     calls: result.totals.calls,
     pairedCases: paired,
     lostCases: lost.length + Math.max(0, cases - paired),
@@ -284,6 +294,18 @@ async function measureRun(evaluate: Evaluate, url: string, spec: ScenarioSpec, c
     server,
     memory: { baselineMaxRssMb: mb(baselineMaxRssKb), maxRssMb: mb(maxRssKb), peakHeapUsedMb: mb(peak.heapUsed / 1024), peakExternalMb: mb(peak.external / 1024), byPhase },
   };
+}
+
+/** The host's CPU time counters (all CPUs, in clock ticks) from /proc/stat: total, and stolen by the hypervisor. */
+function hostCpu(): { total: number; steal: number } | undefined {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+    // user nice system idle iowait irq softirq steal (guest time is already in user)
+    if (fields.length < 8 || fields.some((n) => !Number.isFinite(n))) return undefined;
+    return { total: fields.reduce((a, b) => a + b, 0), steal: fields[7]! };
+  } catch {
+    return undefined;
+  }
 }
 
 /** `count` calls of `call`, `CONCURRENCY` at a time: wall time, ratio to the ideal, CPU per call. */
@@ -371,7 +393,8 @@ function describeRun(label: string, r: RunFigures, latencyMs: number): string[] 
     `      wall ${secs(r.wallMs)} = setup ${secs(p.setupMs)} + completions ${secs(p.chatMs)} + gap ${secs(p.gapMs)} + embeddings ${secs(p.embedMs)} + scoring ${secs(p.scoreMs)}`,
     `      ideal ${secs(r.idealMs)} = ${r.calls} calls × ${latencyMs} ms / ${CONCURRENCY} + embeddings ${secs(sv.embeddingServiceMs)} (server-side) → ratio ${r.ratio.toFixed(3)}; ` +
       `completions phase alone ${(p.chatMs / ((r.calls * latencyMs) / CONCURRENCY)).toFixed(3)} × its ideal`,
-    `      engine CPU ${secs(r.cpuMs)} (${(r.cpuMs / Math.max(1, r.calls)).toFixed(2)} ms per call); event loop busy ${pct(r.elu.chat)} during completions, ${pct(r.elu.total)} overall`,
+    `      engine CPU ${secs(r.cpuMs)} (${(r.cpuMs / Math.max(1, r.calls)).toFixed(2)} ms per call); event loop busy ${pct(r.elu.chat)} during completions, ${pct(r.elu.total)} overall` +
+      (r.stealShare === undefined ? '' : `; host CPU stolen by the hypervisor ${(r.stealShare * 100).toFixed(1)}%`),
     `      server: ${sv.chatRequests} chat requests (${sv.chatOk} ok, ${sv.chat429} × 429), mean ${meanChat.toFixed(1)} ms served, max ${sv.maxChatInFlight} in flight; ` +
       `${sv.embeddingRequests} embedding requests, ${sv.embeddingInputs} inputs, mean ${meanEmbed.toFixed(0)} ms; server CPU ${secs(sv.cpuMs ?? 0)}; ` +
       `client turnaround (answer sent → next request on that connection) mean ${sv.turnarounds ? (sv.turnaroundMs / sv.turnarounds).toFixed(2) : '?'} ms`,
@@ -428,6 +451,8 @@ function summary(results: Record<string, ScenarioResult | Error>): Row[] {
     rows.push(ratioRow('warm', a.run));
     rows.push({ scenario: 'a', figure: 'warm: completions phase alone, wall / ideal', value: (a.run.phases.chatMs / ((a.run.calls * a.run.latencyMsUsed) / CONCURRENCY)).toFixed(3), goal: '—', status: 'info' });
     rows.push({ scenario: 'a', figure: `warm: setup + scoring outside the calls (${a.run.cases} cases)`, value: secs(a.run.phases.setupMs + a.run.phases.scoreMs), goal: '—', status: 'info' });
+    const steal = [a.warmup?.stealShare, a.run.stealShare].filter((x): x is number => x !== undefined);
+    if (steal.length > 0) rows.push({ scenario: 'a', figure: 'host CPU stolen by the hypervisor (cold, warm)', value: steal.map((x) => `${(x * 100).toFixed(1)}%`).join(', '), goal: '—', status: 'info' });
     const needed = Math.ceil(a.run.distinctTexts / EMBEDDING_BATCH);
     const sent = a.run.server.embeddingRequests;
     rows.push({ scenario: 'b', figure: `embedding requests vs ceil(${a.run.distinctTexts} / ${EMBEDDING_BATCH})`, value: String(sent), goal: `≤ ${needed}`, status: sent <= needed ? 'PASS' : 'MISS' });
