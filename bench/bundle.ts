@@ -1,10 +1,11 @@
 /**
  * Bundles the bench (and so the engine, the adapters and their dependencies) into one plain
- * JavaScript file with esbuild, which tsx already brings along. The memory scenario runs that file
- * with a bare `node`, as the compiled CLI runs: under tsx the process carries a module-loader
- * thread and transpiler state (about 35 MB of RSS) that production never has.
+ * JavaScript file with esbuild, which tsx already brings along, and the drift thread's module beside
+ * it. The scenarios run that file with a bare `node`, as the compiled CLI runs: under tsx the
+ * process carries a module-loader thread and transpiler state (about 35 MB of RSS), and each worker
+ * thread transpiles its TypeScript source as it starts, which production never does.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from './children.js';
@@ -32,6 +33,17 @@ export async function bundleBench(): Promise<Bundle> {
       // The offline embedder's model packages are never loaded by the bench; keep them out.
       external: ['@energetic-ai/*', 'better-sqlite3', '@google-cloud/*', 'esbuild'],
     });
+    // The drift thread's module, where ThreadDrift looks for it: next to the bundle, as in dist/.
+    await esbuild.build({
+      entryPoints: [join(PROJECT_ROOT, 'src/adapters/local/drift-thread.ts')],
+      outfile: join(dir, 'drift-thread.js'),
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      logLevel: 'silent',
+    });
+    await writeFile(join(dir, 'package.json'), '{ "type": "module" }\n');
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
     throw error;

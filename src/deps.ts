@@ -1,5 +1,6 @@
 import type { Probot } from 'probot';
 import { GitHubClient } from './adapters/github/github-client.js';
+import { ThreadDrift } from './adapters/local/thread-drift.js';
 import { embedderFor, liveLlm } from './adapters/model-adapters.js';
 import { GitHubGate, type GateDeps } from './app/github-gate.js';
 import type { GateJob } from './app/gate-job.js';
@@ -32,6 +33,7 @@ export function buildApp(app: Probot, env: AppEnv, infrastructure: Pick<Infrastr
     github: async (installationId, target) => new GitHubClient(await app.auth(installationId), { owner: target.owner, repo: target.repo }),
     llm: liveLlm(env),
     embedderFor: (model) => embedderFor(model, env),
+    drift: new ThreadDrift(),
     cache: store.responses,
     embeddingCache: store.embeddings,
     baseResults: store.baseResults,

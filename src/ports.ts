@@ -2,6 +2,7 @@
  * The interfaces the core and the use cases need from the outside world. Adapters implement them;
  * tests inject small fakes.
  */
+import type { DriftOptions, DriftResult } from './core/stats/divergence.js';
 
 export type ChatRole = 'system' | 'user' | 'assistant';
 
@@ -215,4 +216,13 @@ export interface JobWorker<Job> {
   start(handle: (job: Job, context: JobContext) => Promise<void>): Promise<void>;
   /** Stops taking jobs and waits for the ones in hand (or abandons them when `abandon` is true). */
   stop(options?: { abandon?: boolean }): Promise<void>;
+}
+
+/**
+ * Computes the drift panel of two sets of output embeddings, as `embeddingDrift` does, possibly off
+ * the event loop: the permutation test makes a pass over every vector per shuffle. Rejects only when
+ * it cannot compute (its thread failed); the engine then computes the panel itself.
+ */
+export interface DriftComputer {
+  drift(base: readonly Float32Array[], head: readonly Float32Array[], options: DriftOptions): Promise<DriftResult | undefined>;
 }

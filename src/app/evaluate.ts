@@ -29,7 +29,7 @@ import type {
   SuiteResult,
   Verdict,
 } from '../core/types.js';
-import type { BaseResultsStore, ChatRequest, ChatResult, Clock, Embedder, EmbeddingCache, LlmClient, RepoReader, ResponseCache } from '../ports.js';
+import type { BaseResultsStore, ChatRequest, ChatResult, Clock, DriftComputer, Embedder, EmbeddingCache, LlmClient, RepoReader, ResponseCache } from '../ports.js';
 import { baseSideKey, baseSideOf, readBaseSide, reuseBaseSide, sampleKeys } from './base-side.js';
 import { BUDGET_REACHED, createCallRunner, type CallRunner } from './call-runner.js';
 import { EmbeddingPipeline } from './embedding-pipeline.js';
@@ -88,6 +88,8 @@ export interface EvaluateDeps {
   onCase?: (answered: CaseAnswered) => void;
   /** Told the expected calls and cost once the cases are rendered, before any call. */
   onEstimate?: (estimate: { calls: number; costUsd: number }) => void;
+  /** Computes the drift panel off the event loop; without it, the engine computes it itself. */
+  drift?: DriftComputer;
   /** An upper bound on the config's `concurrency`, set by whoever runs the engine. */
   maxConcurrency?: number;
   /**
@@ -368,7 +370,12 @@ async function runEvaluation(
   const { vectors } = await embedding;
   // Scoring holds the event loop: cache writes just started reach the wire first.
   if (!deps.deferWrites) for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+  // Drift runs beside the rest of scoring when a thread computes it.
+  const drifts = suites.map((s) => suiteDrift(s, vectors, deps.drift));
   const results = suites.map((s, i) => scoreSuite(s, vectors, known?.[i]));
+  (await Promise.all(drifts)).forEach((drift, i) => {
+    if (drift) results[i]!.drift = drift;
+  });
   for (const result of results) {
     const mismatch = backends.notComparable.get(result.name);
     if (!mismatch || result.verdict !== 'fail') continue;
@@ -723,9 +730,7 @@ function scoreSuite(loaded: LoadedSuite, vectors: Vectors, known?: KnownStats): 
   if (!loaded.base) {
     result.reasons.push(...(loaded.baseProblems.length > 0 ? ["main's files could not be read, so the PR is evaluated alone"] : []));
   }
-  const bySide = { base: new Map<string, CaseTask>(), head: new Map<string, CaseTask>() };
-  for (const task of loaded.tasks) bySide[task.side].set(task.golden.id, task);
-  const ids = [...new Set([...bySide.head.keys(), ...bySide.base.keys()])];
+  const { ids, bySide } = casesBySide(loaded);
   const similarity = (a: string, b: string): number | undefined => {
     if (a === b) return 1;
     const va = vectors.get(a);
@@ -761,8 +766,6 @@ function scoreSuite(loaded: LoadedSuite, vectors: Vectors, known?: KnownStats): 
   });
   result.rows = gateRows(rows, suite.gates, (metric) => perCaseDeltas(metric, result.cases));
   result.changes = countChanges(result.cases);
-  const drift = outputDrift(result.cases, vectors);
-  if (drift) result.drift = drift;
   const failedGates = result.rows.flatMap((row) => row.gates.filter((g) => !g.pass).map((g) => g.reason));
   const undecided = result.rows.flatMap((row) => row.gates.filter((g) => g.inconclusive).map((g) => g.reason));
   const orphanGates = gatesWithoutRows(result.rows, suite.gates);
@@ -1148,11 +1151,19 @@ const MIN_DRIFT_CASES = 5;
 const DRIFT_LARGE_SIDE = 500;
 const DRIFT_LARGE_PERMUTATIONS = 200;
 
-function outputDrift(cases: readonly CaseResult[], vectors: Vectors): DriftPanel | undefined {
-  const pick = (side: 'base' | 'head') =>
-    cases.flatMap((c) => {
-      const s = c[side];
-      const vector = s && !s.error ? vectors.get(s.output) : undefined;
+/**
+ * The drift panel of a suite that `scoreSuite` scores (its files in the PR are sound): main's and
+ * the PR's first answers in the order of its cases. Computed by `computer` (on a thread, beside the
+ * rest of scoring) when there is one and it can, here otherwise.
+ */
+async function suiteDrift(loaded: LoadedSuite, vectors: Vectors, computer: DriftComputer | undefined): Promise<DriftPanel | undefined> {
+  if (loaded.problems.length > 0 || !loaded.head) return undefined;
+  const { ids, bySide } = casesBySide(loaded);
+  const pick = (side: Side) =>
+    ids.flatMap((id) => {
+      const task = bySide[side].get(id);
+      const output = task && firstOutput(task.samples);
+      const vector = output === undefined ? undefined : vectors.get(output);
       return vector ? [vector] : [];
     });
   const base = pick('base');
@@ -1160,7 +1171,22 @@ function outputDrift(cases: readonly CaseResult[], vectors: Vectors): DriftPanel
   if (base.length < MIN_DRIFT_CASES || head.length < MIN_DRIFT_CASES) return undefined;
   // Each permutation costs a pass over every vector; past a few thousand answers fewer shuffles do.
   const large = base.length > DRIFT_LARGE_SIDE || head.length > DRIFT_LARGE_SIDE;
-  return embeddingDrift(base, head, large ? { permutations: DRIFT_LARGE_PERMUTATIONS } : {});
+  const options = large ? { permutations: DRIFT_LARGE_PERMUTATIONS } : {};
+  if (computer) {
+    try {
+      return await computer.drift(base, head, options);
+    } catch {
+      // Its thread failed: the same panel, computed here.
+    }
+  }
+  return embeddingDrift(base, head, options);
+}
+
+/** A suite's tasks by side and case id, and its case ids: the PR's in order, then those only main has. */
+function casesBySide(loaded: LoadedSuite): { ids: string[]; bySide: Record<Side, Map<string, CaseTask>> } {
+  const bySide = { base: new Map<string, CaseTask>(), head: new Map<string, CaseTask>() };
+  for (const task of loaded.tasks) bySide[task.side].set(task.golden.id, task);
+  return { ids: [...new Set([...bySide.head.keys(), ...bySide.base.keys()])], bySide };
 }
 
 /** When a manifest sets no `max_tokens`, assume an answer of this many tokens for the estimate. */

@@ -5,7 +5,7 @@ import type { RerunCommand } from '../core/commands.js';
 import { CONFIG_PATH, parseConfig } from '../core/config.js';
 import { renderMarkdown } from '../core/report/render-markdown.js';
 import type { EvaluationResult } from '../core/types.js';
-import type { BaseResultsStore, Clock, DeliveryLog, Embedder, EmbeddingCache, JobQueue, LlmClient, Logger, ResponseCache, RunRecord, RunStore } from '../ports.js';
+import type { BaseResultsStore, Clock, DeliveryLog, DriftComputer, Embedder, EmbeddingCache, JobQueue, LlmClient, Logger, ResponseCache, RunRecord, RunStore } from '../ports.js';
 import { CaseRecorder } from './case-recorder.js';
 import { evaluate, type CaseAnswered, type WritesOutcome } from './evaluate.js';
 import { runIdOf, supersedeKey, type GateJob, type StartedJob } from './gate-job.js';
@@ -37,6 +37,8 @@ export interface GateDeps {
   embeddingCache?: EmbeddingCache;
   /** Each suite's main side stored whole, shared by every later PR against the same main; skipped by `/rerun-eval --no-cache`. */
   baseResults?: BaseResultsStore;
+  /** Computes each run's drift panel off the event loop, which serves every other job meanwhile. */
+  drift?: DriftComputer;
   /** Minutes after which a run still queued or in progress is concluded by `reapStaleRuns`. */
   staleRunMinutes?: number;
   /** Milliseconds between a running job's looks at the run store for a newer head of its pull request. */
@@ -287,6 +289,7 @@ export class GitHubGate {
         repo: { readFile: (ref, path) => client.readFile(ref, path), changedFiles: changed },
         llm,
         embedderFor: this.deps.embedderFor,
+        ...(this.deps.drift ? { drift: this.deps.drift } : {}),
         ...(this.deps.embeddingCache ? { embeddingCache: this.deps.embeddingCache } : {}),
         ...(this.deps.cache && !queued.noCache ? { cache: this.deps.cache } : {}),
         ...(this.deps.baseResults && !queued.noCache ? { baseResults: this.deps.baseResults } : {}),

@@ -7,6 +7,7 @@ import { GitRepoReader } from '../adapters/local/git-repo-reader.js';
 import { MemoryResponseCache } from '../adapters/local/memory-response-cache.js';
 import { RecordingClient } from '../adapters/local/recording-client.js';
 import { ReplayClient } from '../adapters/local/replay-client.js';
+import { ThreadDrift } from '../adapters/local/thread-drift.js';
 import { embedderFor, liveLlm } from '../adapters/model-adapters.js';
 import { SqliteStore } from '../adapters/store/sqlite-store.js';
 import { evaluate, type Progress, type WritesOutcome } from '../app/evaluate.js';
@@ -67,30 +68,35 @@ Options:
 Exit status: 0 the gate passes, 1 a gate fails, 2 the configuration or input is wrong or nothing
 could be evaluated, 3 inconclusive (a gate on an interval that the data cannot decide).`;
 
+/** The command line's options and positionals; throws on an unknown option or a missing value. */
+function parseCliArgs(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      base: { type: 'string' },
+      head: { type: 'string' },
+      ref: { type: 'string' },
+      repo: { type: 'string' },
+      config: { type: 'string' },
+      format: { type: 'string', default: 'md' },
+      out: { type: 'string' },
+      suite: { type: 'string', multiple: true },
+      all: { type: 'boolean', default: false },
+      cassette: { type: 'string' },
+      record: { type: 'boolean', default: false },
+      live: { type: 'boolean', default: false },
+      cache: { type: 'string' },
+      'no-cache': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+}
+
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let args;
   try {
-    args = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        base: { type: 'string' },
-        head: { type: 'string' },
-        ref: { type: 'string' },
-        repo: { type: 'string' },
-        config: { type: 'string' },
-        format: { type: 'string', default: 'md' },
-        out: { type: 'string' },
-        suite: { type: 'string', multiple: true },
-        all: { type: 'boolean', default: false },
-        cassette: { type: 'string' },
-        record: { type: 'boolean', default: false },
-        live: { type: 'boolean', default: false },
-        cache: { type: 'string' },
-        'no-cache': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
+    args = parseCliArgs(argv);
   } catch (error) {
     io.stderr(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}\n`);
     return EXIT.error;
@@ -122,10 +128,24 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     io.stderr(`The environment is invalid:\n${env.messages.map((m) => `  ${m}`).join('\n')}\n`);
     return EXIT.error;
   }
+  // Started first, so that the drift thread has loaded while git, the cache and the model work.
+  const drift = new ThreadDrift();
+  try {
+    return await evaluateRefs({ values, base, head, calibrating, env: env.value, drift }, io);
+  } finally {
+    await drift.stop();
+  }
+}
+
+type CliValues = ReturnType<typeof parseCliArgs>['values'];
+
+/** The `eval` and `calibrate` commands once their arguments and environment are sound. */
+async function evaluateRefs(run: { values: CliValues; base: string; head: string; calibrating: boolean; env: ModelEnv; drift: ThreadDrift }, io: CliIo): Promise<number> {
+  const { values, base, head, calibrating, env, drift } = run;
   const repoDir = resolve(io.cwd, values.repo ?? '.');
-  const live = values.record || values.live || (env.value.OPENAI_API_KEY !== undefined && values.cassette === undefined);
+  const live = values.record || values.live || (env.OPENAI_API_KEY !== undefined && values.cassette === undefined);
   const cassettePath = resolve(repoDir, values.cassette ?? DEFAULT_CASSETTE);
-  const llm = await buildLlm({ live, record: values.record, cassettePath, env: env.value });
+  const llm = await buildLlm({ live, record: values.record, cassettePath, env: env });
   if (typeof llm === 'string') {
     io.stderr(`${llm}\n`);
     return EXIT.error;
@@ -161,8 +181,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         repo,
         llm,
         ...cachesFor(store, values.record),
-        maxConcurrency: env.value.LLMOPS_MAX_CONCURRENCY,
-        embedderFor: (model) => embedderFor(model, env.value),
+        maxConcurrency: env.LLMOPS_MAX_CONCURRENCY,
+        embedderFor: (model) => embedderFor(model, env),
+        drift,
         ...(io.progress
           ? { onProgress: (p: Progress) => io.stderr(`\rcompleted ${p.done}/${p.total} case runs (main and PR), ${p.calls} model calls${p.done === p.total ? '\n' : ''}`) }
           : {}),
@@ -181,7 +202,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     // The report is out before the cache has every answer; the process exits only once it has them.
     const { failed, firstError } = await cacheWrites;
     if (failed > 0) io.stderr(`${failed} write${failed === 1 ? '' : 's'} to the cache failed (${firstError}); a later run asks those questions again\n`);
-    if (store) await purgeExpired(store, env.value.LLMOPS_RETENTION_DAYS, io);
+    if (store) await purgeExpired(store, env.LLMOPS_RETENTION_DAYS, io);
     await store?.close();
   }
 }

@@ -675,6 +675,28 @@ describe('evaluate: provider backends (system_fingerprint)', () => {
     expect(overlapped.verdict).toBe(direct.verdict);
   });
 
+  it('has the drift panel computed by the drift computer it is given, and computes it itself when that fails', async () => {
+    const repo = new MemoryRepo({ main: files(), pr: files({ 'prompts/support.md': PROMPT_BRIEF }) });
+    const run = (extra: Partial<EvaluateDeps>) => evaluate({ base: 'main', head: 'pr' }, deps(repo, new ScriptedLlm(supportModel), extra));
+    const inline = (await run({})).suites[0]!.drift;
+    expect(inline).toBeDefined();
+    const asked: number[][] = [];
+    const given = { jsDivergence: 0.5, centroidCosineShift: 0.25, pValue: 0.125, method: 'from the computer' };
+    const computed = await run({
+      drift: {
+        drift: async (base, head) => {
+          asked.push([base.length, head.length]);
+          return given;
+        },
+      },
+    });
+    expect(asked).toEqual([[8, 8]]);
+    expect(computed.suites[0]!.drift).toEqual(given);
+    const failing = await run({ drift: { drift: async () => Promise.reject(new Error('the drift thread stopped: out of memory')) } });
+    expect(failing.suites[0]!.drift).toEqual(inline);
+    expect(failing.verdict).toBe('fail');
+  });
+
   it('never reports a regression between two backends, but does when the PR changed the model', async () => {
     const byPrompt = (request: ChatRequest) => (request.messages[0]!.content.includes('brief') ? 'fp_b' : 'fp_a');
     const repo = new MemoryRepo({ main: files(), pr: files({ 'prompts/support.md': briefPrompt }) });

@@ -4,6 +4,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { OFFLINE_EMBEDDING_DIMENSIONS, embedSentences } from './sentence-encoder.js';
+import type { ThreadReply } from './thread-client.js';
 import { keepConsoleOutput } from './thread-console.js';
 
 export interface EncodeRequest {
@@ -11,7 +12,7 @@ export interface EncodeRequest {
   texts: string[];
 }
 
-export type EncodeReply = { id: number; vectors: Float32Array } | { id: number; error: string };
+export type EncodeReply = ThreadReply<{ vectors: Float32Array }>;
 
 const port = parentPort;
 if (!port) throw new Error('offline-embedder-thread runs as a worker thread only');

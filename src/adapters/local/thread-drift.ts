@@ -1,0 +1,63 @@
+/**
+ * The drift panel computed on a worker thread (drift-thread.ts). Its permutation test makes a pass
+ * over every vector per shuffle: 2 × 1,000 answers of 64 dimensions took 50-90 ms of a fresh
+ * process, and with 1,536-dimensional embeddings 0.4-0.6 s, during which the event loop would
+ * serve no webhook, lease renewal or model call of any evaluation. On its own thread it also runs
+ * beside the rest of scoring. The thread starts when this is built, so that its modules are loaded
+ * while the model answers, and again after it fails.
+ */
+import type { DriftOptions, DriftResult } from '../../core/stats/divergence.js';
+import type { DriftComputer } from '../../ports.js';
+import type { DriftRequest } from './drift-thread.js';
+import { startThread, ThreadClient } from './thread-client.js';
+
+type DriftThread = ThreadClient<Omit<DriftRequest, 'id'>, { result: DriftResult | null }>;
+
+export class ThreadDrift implements DriftComputer {
+  #thread: DriftThread | undefined;
+
+  constructor() {
+    this.#thread = this.#start();
+  }
+
+  async drift(base: readonly Float32Array[], head: readonly Float32Array[], options: DriftOptions): Promise<DriftResult | undefined> {
+    if (base.length === 0 || head.length === 0) return undefined;
+    const dimensions = base[0]!.length;
+    const thread = this.#thread ?? this.#start();
+    if (!thread) throw new Error('the drift thread could not be started');
+    const flatBase = flatten(base, dimensions);
+    const flatHead = flatten(head, dimensions);
+    const { result } = await thread.call({ base: flatBase, head: flatHead, dimensions, options }, [flatBase.buffer, flatHead.buffer]);
+    return result ?? undefined;
+  }
+
+  /** Stops the thread: a call in flight rejects, and the next call starts another. */
+  async stop(): Promise<void> {
+    const thread = this.#thread;
+    this.#thread = undefined;
+    await thread?.stop();
+  }
+
+  #start(): DriftThread | undefined {
+    try {
+      const thread: DriftThread = new ThreadClient(startThread(import.meta.url, 'drift-thread'), 'the drift thread', () => {
+        if (this.#thread === thread) this.#thread = undefined;
+      });
+      this.#thread = thread;
+      return thread;
+    } catch {
+      // Neither the compiled module nor its source can be found (a bundle, say): every call rejects
+      // and the engine computes the panel itself.
+      return undefined;
+    }
+  }
+}
+
+function flatten(vectors: readonly Float32Array[], dimensions: number): Float32Array<ArrayBuffer> {
+  const flat = new Float32Array(vectors.length * dimensions);
+  vectors.forEach((vector, row) => {
+    if (vector.length !== dimensions) throw new Error(`embeddings of different lengths (${dimensions} and ${vector.length})`);
+    flat.set(vector, row * dimensions);
+  });
+  return flat;
+}
