@@ -82,21 +82,37 @@ export function embeddingDrift(
   head: readonly ArrayLike<number>[],
   options: DriftOptions = {},
 ): DriftResult | undefined {
-  const { projections = 16, bins = 10, permutations = 500, stopAfter = 20, seed = 1 } = options;
   if (base.length === 0 || head.length === 0) return undefined;
+  const dimensions = base[0]!.length;
+  return pooledDrift(flatten([...base, ...head], dimensions), base.length, dimensions, options);
+}
+
+/**
+ * A matrix of vectors, row after row. The values of a Float32Array are read as the doubles they
+ * are, so both kinds give the same results; float32 storage takes half the memory.
+ */
+export type Rows = Float64Array | Float32Array;
+
+/**
+ * `embeddingDrift` of vectors already in one matrix: `baseCount` rows of main's, then the PR's, each
+ * `dimensions` long. Undefined when either side has no row.
+ */
+export function pooledDrift(pooled: Rows, baseCount: number, dimensions: number, options: DriftOptions = {}): DriftResult | undefined {
+  const { projections = 16, bins = 10, permutations = 500, stopAfter = 20, seed = 1 } = options;
   for (const [name, value] of [['projections', projections], ['bins', bins], ['permutations', permutations], ['stopAfter', stopAfter]] as const) {
     if (!Number.isInteger(value) || value < 1) throw new Error(`embedding drift ${name} must be a positive integer, got ${value}`);
   }
-  const dimensions = base[0]!.length;
-  if (dimensions === 0) throw new Error('embedding drift of vectors without dimensions');
-  const pooled = flatten([...base, ...head], dimensions);
+  if (!Number.isInteger(dimensions) || dimensions <= 0) throw new Error('embedding drift of vectors without dimensions');
+  if (pooled.length % dimensions !== 0) throw new Error(`embedding drift of ${pooled.length} values, not whole rows of ${dimensions}`);
+  const rows = pooled.length / dimensions;
+  if (baseCount <= 0 || baseCount >= rows) return undefined;
   const rng = createRng(seed);
 
-  const jsDivergence = projectedDivergence(pooled, base.length, dimensions, { projections, bins }, rng);
+  const jsDivergence = projectedDivergence(pooled, baseCount, dimensions, { projections, bins }, rng);
 
-  const sums = groupSums(pooled, base.length, dimensions);
+  const sums = groupSums(pooled, baseCount, dimensions);
   const centroidCosineShift = 1 - cosineSimilarity(sums.base, sums.head);
-  const test = centroidPermutationP(pooled, base.length, dimensions, permutations, stopAfter, rng);
+  const test = centroidPermutationP(pooled, baseCount, dimensions, permutations, stopAfter, rng);
 
   return {
     jsDivergence,
@@ -129,14 +145,14 @@ function copyRow(vector: ArrayLike<number>, out: Float64Array, offset: number): 
 }
 
 /** The dot product of row `offset / dimensions` of the row-major matrix with `direction`. */
-function dotRow(data: Float64Array, offset: number, direction: Float64Array): number {
+function dotRow(data: Rows, offset: number, direction: Float64Array): number {
   let dot = 0;
   for (let j = 0; j < direction.length; j++) dot += data[offset + j]! * direction[j]!;
   return dot;
 }
 
 function projectedDivergence(
-  pooled: Float64Array,
+  pooled: Rows,
   baseCount: number,
   dimensions: number,
   { projections, bins }: { projections: number; bins: number },
@@ -182,7 +198,7 @@ function randomUnitVector(dimensions: number, rng: () => number): Float64Array {
   return direction;
 }
 
-function groupSums(pooled: Float64Array, baseCount: number, dimensions: number): { base: Float64Array; head: Float64Array } {
+function groupSums(pooled: Rows, baseCount: number, dimensions: number): { base: Float64Array; head: Float64Array } {
   const base = new Float64Array(dimensions);
   const head = new Float64Array(dimensions);
   const rows = pooled.length / dimensions;
@@ -195,7 +211,7 @@ function groupSums(pooled: Float64Array, baseCount: number, dimensions: number):
 }
 
 function centroidPermutationP(
-  pooled: Float64Array,
+  pooled: Rows,
   baseCount: number,
   dimensions: number,
   permutations: number,
@@ -236,7 +252,7 @@ function centroidPermutationP(
  * The distance between the centroid of the rows `members[0..count)` and the centroid of the other
  * rows, whose sum is `pooledSum` less theirs. `groupSum` is scratch space.
  */
-function centroidDistance(pooled: Float64Array, members: Uint32Array, count: number, dimensions: number, pooledSum: Float64Array, groupSum: Float64Array): number {
+function centroidDistance(pooled: Rows, members: Uint32Array, count: number, dimensions: number, pooledSum: Float64Array, groupSum: Float64Array): number {
   addRows(pooled, members, count, dimensions, groupSum);
   const otherCount = pooled.length / dimensions - count;
   let squared = 0;
@@ -253,7 +269,7 @@ function centroidDistance(pooled: Float64Array, members: Uint32Array, count: num
  * loop here has run before V8 optimises the function: a loop that has never run has no type
  * feedback, and reaching it threw the optimised code away at the end of every call.
  */
-function addRows(data: Float64Array, members: Uint32Array, count: number, dimensions: number, out: Float64Array): void {
+function addRows(data: Rows, members: Uint32Array, count: number, dimensions: number, out: Float64Array): void {
   out.fill(0);
   const rest = count % 4;
   let m = 0;

@@ -1,4 +1,4 @@
-import { embeddingDrift, jensenShannon } from '../../../src/core/stats/divergence.js';
+import { embeddingDrift, jensenShannon, pooledDrift } from '../../../src/core/stats/divergence.js';
 import { createRng, normalDraw } from '../../../src/core/stats/random.js';
 
 describe('jensenShannon', () => {
@@ -120,5 +120,35 @@ describe('embeddingDrift', () => {
     expect(embeddingDrift(base, [])).toBeUndefined();
     expect(() => embeddingDrift([[1, 2]], [[1, 2, 3]])).toThrow(/different lengths/);
     expect(() => embeddingDrift(base, base, { bins: 0 })).toThrow(/bins/);
+  });
+});
+
+describe('pooledDrift', () => {
+  const rows = (n: number, shift: number, seed: number) => {
+    const rng = createRng(seed);
+    return Array.from({ length: n }, () => Float32Array.from({ length: 12 }, (_, j) => normalDraw(rng) + (j < 3 ? shift : 0)));
+  };
+  const pool = (vectors: Float32Array[]) => {
+    const pooled = new Float32Array(vectors.length * 12);
+    vectors.forEach((v, i) => pooled.set(v, i * 12));
+    return pooled;
+  };
+
+  it.each([
+    ['moved outputs', 30, 25, 0.7],
+    ['unchanged outputs, stopping early', 40, 40, 0],
+  ])('gives what embeddingDrift gives for the same vectors, held as float32: %s', (_name, baseCount, headCount, shift) => {
+    const base = rows(baseCount, 0, 4);
+    const head = rows(headCount, shift, 6);
+    expect(pooledDrift(pool([...base, ...head]), base.length, 12, { permutations: 300 })).toEqual(embeddingDrift(base, head, { permutations: 300 }));
+  });
+
+  it('is undefined when a side has no row, and refuses a matrix that is not whole rows', () => {
+    const pooled = pool(rows(4, 0, 1));
+    expect(pooledDrift(pooled, 0, 12)).toBeUndefined();
+    expect(pooledDrift(pooled, 4, 12)).toBeUndefined();
+    expect(pooledDrift(pooled, 2, 12)).toBeDefined();
+    expect(() => pooledDrift(pooled.subarray(1), 2, 12)).toThrow('embedding drift of 47 values, not whole rows of 12');
+    expect(() => pooledDrift(pooled, 2, 0)).toThrow('embedding drift of vectors without dimensions');
   });
 });
