@@ -38,7 +38,7 @@ import { OpenAiChatClient } from '../src/adapters/openai/openai-chat-client.js';
 import { OpenAiEmbedder } from '../src/adapters/openai/openai-embedder.js';
 import { ThreadDrift } from '../src/adapters/local/thread-drift.js';
 import { evaluate as engineEvaluate } from '../src/app/evaluate.js';
-import type { CallContext, ChatRequest, ChatResult, Embedder, LlmClient } from '../src/ports.js';
+import type { CallContext, ChatRequest, ChatResult, DriftComputer, Embedder, LlmClient } from '../src/ports.js';
 import { RESULT_PREFIX, guardChildren, killAllChildren, runBenchChild, spawnFakeServer, type ServerChild } from './children.js';
 import type { FakeServerConfig, FakeServerStats } from './fake-openai-server.js';
 import { bundleBench, type Bundle } from './bundle.js';
@@ -207,7 +207,7 @@ async function configureServer(url: string, spec: ScenarioSpec, rate429: number)
 }
 
 /** One evaluation of `cases` cases, measured. The server's counters are reset first. */
-async function measureRun(evaluate: Evaluate, url: string, spec: ScenarioSpec, cases: number, rate429: number, snapshots: boolean): Promise<RunFigures> {
+async function measureRun(evaluate: Evaluate, url: string, spec: ScenarioSpec, cases: number, rate429: number, snapshots: boolean, drift: DriftComputer): Promise<RunFigures> {
   await configureServer(url, spec, rate429);
   const repo = benchRepo(cases, CONCURRENCY);
   const timeoutMs = spec.timeoutMs ?? TIMEOUT_MS;
@@ -238,13 +238,9 @@ async function measureRun(evaluate: Evaluate, url: string, spec: ScenarioSpec, c
   const host0 = hostCpu();
   const elu0 = performance.eventLoopUtilization();
   const cpu0 = process.cpuUsage();
-  // As the CLI does: a drift thread of the run's own, started before git and the cache are read,
-  // so its loading overlaps them; here it overlaps the run itself.
-  const drift = new ThreadDrift();
   const t0 = performance.now();
   const result = await evaluate({ base: BASE_REF, head: HEAD_REF }, { repo, llm, embedderFor, drift, maxConcurrency: CONCURRENCY });
   const t1 = performance.now();
-  void drift.stop();
   const cpu = process.cpuUsage(cpu0);
   const elu = performance.eventLoopUtilization(elu0);
   clearInterval(sampler);
@@ -365,9 +361,17 @@ async function runScenario(spec: ScenarioSpec, serverUrl: string | undefined): P
     const base = { scenario: spec.name, title: spec.title, latencyMs: spec.latencyMs, rate429: spec.rate429, runtime, loadavg: loadavg(), ...(spec.engine ? { engine: spec.engine } : {}) };
     if (spec.name === 'f') return { ...base, floor: await measureFloor(url, spec) };
     const evaluate: Evaluate = spec.engine ? ((await import(pathToFileURL(spec.engine).href)) as { evaluate: Evaluate }).evaluate : engineEvaluate;
-    const warmup = spec.warmupCases ? await measureRun(evaluate, url, spec, spec.warmupCases, 0, false) : undefined;
-    const run = await measureRun(evaluate, url, spec, spec.cases, spec.rate429, true);
-    return { ...base, run, ...(warmup ? { warmup } : {}), loadavg: loadavg() };
+    // As the CLI does, the first run has a drift thread started just before it (the CLI starts it
+    // before reading git, so its loading overlaps that); a later run in the process reuses it, as
+    // the app's replicas keep theirs.
+    const drift = new ThreadDrift();
+    try {
+      const warmup = spec.warmupCases ? await measureRun(evaluate, url, spec, spec.warmupCases, 0, false, drift) : undefined;
+      const run = await measureRun(evaluate, url, spec, spec.cases, spec.rate429, true, drift);
+      return { ...base, run, ...(warmup ? { warmup } : {}), loadavg: loadavg() };
+    } finally {
+      await drift.stop();
+    }
   } finally {
     await ownServer?.stop();
   }
@@ -461,8 +465,8 @@ function summary(results: Record<string, ScenarioResult | Error>): Row[] {
     rows.push(ratioRow('warm', a.run));
     rows.push({ scenario: 'a', figure: 'warm: completions phase alone, wall / ideal', value: (a.run.phases.chatMs / ((a.run.calls * a.run.latencyMsUsed) / CONCURRENCY)).toFixed(3), goal: '—', status: 'info' });
     rows.push({ scenario: 'a', figure: `warm: setup + scoring outside the calls (${a.run.cases} cases)`, value: secs(a.run.phases.setupMs + a.run.phases.scoreMs), goal: '—', status: 'info' });
-    const steal = [a.warmup?.stealShare, a.run.stealShare].filter((x): x is number => x !== undefined);
-    if (steal.length > 0) rows.push({ scenario: 'a', figure: 'host CPU stolen by the hypervisor (cold, warm)', value: steal.map((x) => `${(x * 100).toFixed(1)}%`).join(', '), goal: '—', status: 'info' });
+    const steal = (r: RunFigures | undefined) => (r?.stealShare === undefined ? '?' : `${(r.stealShare * 100).toFixed(1)}%`);
+    rows.push({ scenario: 'a', figure: 'host CPU stolen by the hypervisor (cold, warm)', value: `${steal(a.warmup)}, ${steal(a.run)}`, goal: '—', status: 'info' });
     const needed = Math.ceil(a.run.distinctTexts / EMBEDDING_BATCH);
     const sent = a.run.server.embeddingRequests;
     rows.push({ scenario: 'b', figure: `embedding requests vs ceil(${a.run.distinctTexts} / ${EMBEDDING_BATCH})`, value: String(sent), goal: `≤ ${needed}`, status: sent <= needed ? 'PASS' : 'MISS' });

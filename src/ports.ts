@@ -220,8 +220,9 @@ export interface JobWorker<Job> {
 
 /**
  * Computes the drift panel of two sets of output embeddings, as `embeddingDrift` does, possibly off
- * the event loop: the permutation test makes a pass over every vector per shuffle. Rejects only when
- * it cannot compute (its thread failed); the engine then computes the panel itself.
+ * the event loop: the permutation test makes a pass over every vector per shuffle. Rejects when it
+ * cannot compute (its thread failed) and, as `embeddingDrift` throws, on unsound input; the engine
+ * then computes the panel itself, which fails the same way on unsound input.
  */
 export interface DriftComputer {
   drift(base: readonly Float32Array[], head: readonly Float32Array[], options: DriftOptions): Promise<DriftResult | undefined>;

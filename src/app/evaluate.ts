@@ -370,12 +370,14 @@ async function runEvaluation(
   const { vectors } = await embedding;
   // Scoring holds the event loop: cache writes just started reach the wire first.
   if (!deps.deferWrites) for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => setImmediate(resolve));
-  // Drift runs beside the rest of scoring when a thread computes it.
-  const drifts = suites.map((s) => suiteDrift(s, vectors, deps.drift));
+  // Drift runs beside the rest of scoring when a thread computes it. Settled together at once, so
+  // that a failure is never left unhandled should scoring throw first.
+  const drifts = Promise.allSettled(suites.map((s) => suiteDrift(s, vectors, deps.drift)));
   const results = suites.map((s, i) => scoreSuite(s, vectors, known?.[i]));
-  (await Promise.all(drifts)).forEach((drift, i) => {
-    if (drift) results[i]!.drift = drift;
-  });
+  for (const [i, drift] of (await drifts).entries()) {
+    if (drift.status === 'rejected') throw drift.reason;
+    if (drift.value) results[i]!.drift = drift.value;
+  }
   for (const result of results) {
     const mismatch = backends.notComparable.get(result.name);
     if (!mismatch || result.verdict !== 'fail') continue;

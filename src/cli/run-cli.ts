@@ -17,7 +17,7 @@ import { renderJson } from '../core/report/render-json.js';
 import { renderMarkdown } from '../core/report/render-markdown.js';
 import type { EvaluationResult } from '../core/types.js';
 import { parseModelEnv, type ModelEnv } from '../env.js';
-import type { BaseResultsStore, EmbeddingCache, LlmClient, ResponseCache, Store } from '../ports.js';
+import type { BaseResultsStore, DriftComputer, EmbeddingCache, LlmClient, ResponseCache, Store } from '../ports.js';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -28,6 +28,8 @@ export interface CliIo {
   progress?: boolean;
   /** Opens the cache file as a store (default `SqliteStore.open`); a test passes its own. */
   openStore?: (path: string) => Store;
+  /** Computes the drift panel (default: a `ThreadDrift` of the run's own); a test passes its own. */
+  drift?: DriftComputer;
 }
 
 /** Exit codes: the gate's verdict, so a shell or CI step can act on it. */
@@ -129,18 +131,18 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return EXIT.error;
   }
   // Started first, so that the drift thread has loaded while git, the cache and the model work.
-  const drift = new ThreadDrift();
+  const thread = io.drift ? undefined : new ThreadDrift();
   try {
-    return await evaluateRefs({ values, base, head, calibrating, env: env.value, drift }, io);
+    return await evaluateRefs({ values, base, head, calibrating, env: env.value, drift: io.drift ?? thread! }, io);
   } finally {
-    await drift.stop();
+    await thread?.stop();
   }
 }
 
 type CliValues = ReturnType<typeof parseCliArgs>['values'];
 
 /** The `eval` and `calibrate` commands once their arguments and environment are sound. */
-async function evaluateRefs(run: { values: CliValues; base: string; head: string; calibrating: boolean; env: ModelEnv; drift: ThreadDrift }, io: CliIo): Promise<number> {
+async function evaluateRefs(run: { values: CliValues; base: string; head: string; calibrating: boolean; env: ModelEnv; drift: DriftComputer }, io: CliIo): Promise<number> {
   const { values, base, head, calibrating, env, drift } = run;
   const repoDir = resolve(io.cwd, values.repo ?? '.');
   const live = values.record || values.live || (env.OPENAI_API_KEY !== undefined && values.cassette === undefined);

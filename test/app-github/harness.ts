@@ -19,7 +19,7 @@ import { AppEnv } from '../../src/env.js';
 import { registerHandlers } from '../../src/index.js';
 import type { CallContext, ChatRequest, ChatResult, Clock, LlmClient, Logger } from '../../src/ports.js';
 import { githubRequestRecorder, type GitHubRequestRecorder, type RecordedGitHubRequest } from '../support/github-openapi.js';
-import { BagOfWordsEmbedder, ScriptedLlm, lastUserMessage } from '../support/fakes.js';
+import { BagOfWordsEmbedder, ScriptedLlm, inlineDrift, lastUserMessage } from '../support/fakes.js';
 import { DATASET, MANIFEST, PROMPT_BRIEF, PROMPT_MAIN, QUESTIONS, SUPPORT_CONFIG, supportModel } from '../support/support-suite.js';
 
 export const API = 'https://api.github.com';
@@ -185,6 +185,8 @@ export function appOverrides(options: StartOptions, logs: LogLine[]): Partial<Ga
   const embedder = new BagOfWordsEmbedder();
   return {
     embedderFor: () => embedder,
+    // The drift panel on the event loop: a thread per app would load TypeScript in every test.
+    drift: inlineDrift,
     clock: options.clock ?? FIXED_CLOCK,
     log,
     ...(options.llm === null ? {} : { llm: options.llm ?? new ScriptedLlm(supportModel) }),

@@ -697,6 +697,24 @@ describe('evaluate: provider backends (system_fingerprint)', () => {
     expect(failing.verdict).toBe('fail');
   });
 
+  it('reports vectors of different lengths as the run failing, and leaves no failure unhandled', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const repo = new MemoryRepo({ main: files(), pr: files({ 'prompts/support.md': PROMPT_BRIEF }) });
+      // As a cache holding another dimension under the same model name would give.
+      const uneven: Embedder = { model: 'test/uneven', embed: async (texts) => texts.map((text, i) => Array.from({ length: i % 2 ? 4 : 8 }, (_, j) => j + text.length)) };
+      const result = await evaluate({ base: 'main', head: 'pr' }, { repo, llm: new ScriptedLlm(supportModel), embedderFor: () => uneven });
+      expect(result.verdict).toBe('error');
+      expect(result.headline).toMatch(/^The evaluation stopped unexpectedly: .*different lengths/);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('never reports a regression between two backends, but does when the PR changed the model', async () => {
     const byPrompt = (request: ChatRequest) => (request.messages[0]!.content.includes('brief') ? 'fp_b' : 'fp_a');
     const repo = new MemoryRepo({ main: files(), pr: files({ 'prompts/support.md': briefPrompt }) });

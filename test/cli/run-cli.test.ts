@@ -9,6 +9,7 @@ import { MemoryStore } from '../../src/adapters/store/memory-store.js';
 import { runCli } from '../../src/cli/run-cli.js';
 import type { Store } from '../../src/ports.js';
 import { HeldCaches, turns, until } from '../support/held-caches.js';
+import { inlineDrift } from '../support/fakes.js';
 
 const CONFIG = `embedding:
   model: local/universal-sentence-encoder-lite
@@ -87,7 +88,7 @@ function makeRepo(): string {
 async function cli(args: string[], env: Record<string, string | undefined> = {}) {
   let stdout = '';
   let stderr = '';
-  const code = await runCli(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), env, cwd: process.cwd() });
+  const code = await runCli(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), env, cwd: process.cwd(), drift: inlineDrift });
   return { code, stdout, stderr };
 }
 
@@ -246,7 +247,7 @@ describe('llmops-gate eval with the cache file', () => {
     const memory = new MemoryStore();
     const store: Store = { responses: held.cache, embeddings: held.embeddingCache, deliveries: memory.deliveries, runs: memory.runs, baseResults: memory.baseResults, purge: (before) => memory.purge(before), close: () => memory.close() };
     let stderr = '';
-    const code = await runCli(evalArgs(), { stdout: () => undefined, stderr: (t) => (stderr += t), env: live(), cwd: process.cwd(), openStore: () => store });
+    const code = await runCli(evalArgs(), { stdout: () => undefined, stderr: (t) => (stderr += t), env: live(), cwd: process.cwd(), openStore: () => store, drift: inlineDrift });
     expect(code).toBe(1);
     expect(stderr).toContain('2 writes to the cache failed (store unavailable); a later run asks those questions again');
   });
@@ -269,7 +270,7 @@ describe('llmops-gate eval with the cache file', () => {
     };
     let stdout = '';
     let returned = false;
-    const running = runCli(evalArgs(), { stdout: (t) => (stdout += t), stderr: () => undefined, env: live(), cwd: process.cwd(), openStore: () => store }).then((code) => {
+    const running = runCli(evalArgs(), { stdout: (t) => (stdout += t), stderr: () => undefined, env: live(), cwd: process.cwd(), openStore: () => store, drift: inlineDrift }).then((code) => {
       returned = true;
       return code;
     });

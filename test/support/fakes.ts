@@ -1,5 +1,6 @@
 export { MemoryRepo } from '../../src/adapters/local/memory-repo.js';
-import type { ChatRequest, ChatResult, Embedder, LlmClient } from '../../src/ports.js';
+import { embeddingDrift } from '../../src/core/stats/divergence.js';
+import type { ChatRequest, ChatResult, DriftComputer, Embedder, LlmClient } from '../../src/ports.js';
 
 /** A model that answers with a function of the request; records every call it receives. */
 export class ScriptedLlm implements LlmClient {
@@ -52,3 +53,6 @@ export class FailingEmbedder implements Embedder {
 export function lastUserMessage(request: ChatRequest): string {
   return [...request.messages].reverse().find((m) => m.role === 'user')?.content ?? '';
 }
+
+/** The drift panel computed on the caller's thread, as the engine does without a computer: for tests that start no thread. */
+export const inlineDrift: DriftComputer = { drift: async (base, head, options) => embeddingDrift(base, head, options) };

@@ -25,14 +25,14 @@ export class ThreadClient<Request extends object, Result extends object> {
   #failed = false;
 
   /** `name` says what stopped in errors, as in "the offline embedding model stopped: …". */
-  constructor(worker: Worker, name: string, onFailed: () => void) {
+  constructor(worker: Worker, name: string, onFailed: (reason: string) => void) {
     this.#worker = worker;
     this.#name = name;
     worker.on('message', (reply: ThreadReply<Result>) => this.#settle(reply));
     const fail = (reason: string): void => {
       if (this.#failed) return;
       this.#failed = true;
-      onFailed();
+      onFailed(reason);
       const error = new Error(`${name} stopped: ${reason}`);
       for (const { reject } of this.#pending.values()) reject(error);
       this.#pending.clear();
@@ -54,7 +54,14 @@ export class ThreadClient<Request extends object, Result extends object> {
     return new Promise((resolve, reject) => {
       if (this.#pending.size === 0) this.#worker.ref();
       this.#pending.set(id, { resolve, reject });
-      this.#worker.postMessage({ ...request, id }, transfer);
+      try {
+        this.#worker.postMessage({ ...request, id }, transfer);
+      } catch (error) {
+        // Not sent (a value that cannot be cloned, a buffer already moved): nothing to wait for.
+        this.#pending.delete(id);
+        if (this.#pending.size === 0) this.#worker.unref();
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
     });
   }
 

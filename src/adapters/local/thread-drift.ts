@@ -13,22 +13,38 @@ import { startThread, ThreadClient } from './thread-client.js';
 
 type DriftThread = ThreadClient<Omit<DriftRequest, 'id'>, { result: DriftResult | null }>;
 
-export class ThreadDrift implements DriftComputer {
-  #thread: DriftThread | undefined;
+export interface ThreadDriftOptions {
+  /** Told when a thread fails (the engine then computes the panel itself), with the reason. */
+  onFailed?: (message: string) => void;
+  /** The thread module's name, next to this file (default `drift-thread`); a test names a missing one. */
+  module?: string;
+}
 
-  constructor() {
+export class ThreadDrift implements DriftComputer {
+  readonly #onFailed: ((message: string) => void) | undefined;
+  readonly #module: string;
+  #thread: DriftThread | undefined;
+  /** Set when a thread failed before it ever answered: its module cannot run, so none is started again. */
+  #broken: string | undefined;
+  #answered = false;
+
+  constructor(options: ThreadDriftOptions = {}) {
+    this.#onFailed = options.onFailed;
+    this.#module = options.module ?? 'drift-thread';
     this.#thread = this.#start();
   }
 
   async drift(base: readonly Float32Array[], head: readonly Float32Array[], options: DriftOptions): Promise<DriftResult | undefined> {
     if (base.length === 0 || head.length === 0) return undefined;
     const dimensions = base[0]!.length;
+    if (this.#broken !== undefined) throw new Error(`the drift thread cannot run: ${this.#broken}`);
     const thread = this.#thread ?? this.#start();
-    if (!thread) throw new Error('the drift thread could not be started');
+    if (!thread) throw new Error(`the drift thread cannot run: ${this.#broken}`);
     // One float32 matrix, moved to the thread: the vectors are float32 already, so nothing is lost,
     // and it takes half the memory of the float64 one computed here would.
     const pooled = flatten([...base, ...head], dimensions);
     const { result } = await thread.call({ pooled, baseCount: base.length, dimensions, options }, [pooled.buffer]);
+    this.#answered = true;
     return result ?? undefined;
   }
 
@@ -41,14 +57,20 @@ export class ThreadDrift implements DriftComputer {
 
   #start(): DriftThread | undefined {
     try {
-      const thread: DriftThread = new ThreadClient(startThread(import.meta.url, 'drift-thread'), 'the drift thread', () => {
-        if (this.#thread === thread) this.#thread = undefined;
+      const thread: DriftThread = new ThreadClient(startThread(import.meta.url, this.#module), 'the drift thread', (reason) => {
+        // A thread stopped on purpose (`stop`) is no longer this one's.
+        if (this.#thread !== thread) return;
+        this.#thread = undefined;
+        if (!this.#answered) this.#broken = reason;
+        this.#onFailed?.(reason);
       });
       this.#thread = thread;
       return thread;
-    } catch {
+    } catch (error) {
       // Neither the compiled module nor its source can be found (a bundle, say): every call rejects
       // and the engine computes the panel itself.
+      this.#broken = error instanceof Error ? error.message : String(error);
+      this.#onFailed?.(this.#broken);
       return undefined;
     }
   }

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from '@jest/globals';
+import { Worker } from 'node:worker_threads';
+import { ThreadClient } from '../../../src/adapters/local/thread-client.js';
 import { ThreadDrift } from '../../../src/adapters/local/thread-drift.js';
 import { embeddingDrift } from '../../../src/core/stats/divergence.js';
 
@@ -50,11 +52,23 @@ describe('ThreadDrift', () => {
     const own = new ThreadDrift();
     const base = vectors(400, 64, 0, 1);
     const head = vectors(400, 64, 0.5, 2);
-    const inFlight = own.drift(base, head, { permutations: 5000 });
+    const inFlight = expect(own.drift(base, head, { permutations: 5000 })).rejects.toThrow(/the drift thread stopped/);
     await own.stop();
-    await expect(inFlight).rejects.toThrow(/the drift thread stopped/);
+    await inFlight;
     await expect(own.drift(base.slice(0, 10), head.slice(0, 10), {})).resolves.toEqual(embeddingDrift(base.slice(0, 10), head.slice(0, 10), {}));
     await own.stop();
+  });
+
+  it('gives up on a thread module that cannot run: says so once, and starts no other', async () => {
+    const failures: string[] = [];
+    const missing = new ThreadDrift({ module: 'no-such-thread', onFailed: (message) => failures.push(message) });
+    const base = vectors(6, 4, 0, 1);
+    await expect(missing.drift(base, base, {})).rejects.toThrow(/the drift thread stopped/);
+    expect(failures).toHaveLength(1);
+    // No new thread, no wait: the engine computes the panel itself.
+    await expect(missing.drift(base, base, {})).rejects.toThrow(`the drift thread cannot run: ${failures[0]}`);
+    expect(failures).toHaveLength(1);
+    await missing.stop();
   });
 
   it('does not keep a process alive once it has answered', async () => {
@@ -77,4 +91,27 @@ describe('ThreadDrift', () => {
       await rm(dir, { recursive: true, force: true });
     }
   }, 40_000);
+});
+
+describe('ThreadClient', () => {
+  it('rejects a request that cannot be sent, and the next one still goes through', async () => {
+    const worker = new Worker("require('node:worker_threads').parentPort.on('message', (m) => require('node:worker_threads').parentPort.postMessage({ id: m.id, echo: m.value }))", { eval: true });
+    const client = new ThreadClient<{ value: unknown }, { echo: unknown }>(worker, 'the echo thread', () => undefined);
+    try {
+      // A function cannot be cloned to another thread.
+      await expect(client.call({ value: () => 1 })).rejects.toThrow(/could not be cloned/);
+      await expect(client.call({ value: 'hello' })).resolves.toMatchObject({ echo: 'hello' });
+    } finally {
+      await client.stop();
+    }
+  });
+
+  it('rejects every call in flight, and every later one, when its thread exits', async () => {
+    const reasons: string[] = [];
+    const worker = new Worker("require('node:worker_threads').parentPort.on('message', () => process.exit(3))", { eval: true });
+    const client = new ThreadClient<{ value: number }, { echo: number }>(worker, 'the echo thread', (reason) => reasons.push(reason));
+    await expect(client.call({ value: 1 })).rejects.toThrow('the echo thread stopped: its thread exited with code 3');
+    await expect(client.call({ value: 2 })).rejects.toThrow('the echo thread stopped');
+    expect(reasons).toEqual(['its thread exited with code 3']);
+  });
 });
