@@ -33,7 +33,15 @@ export function buildApp(app: Probot, env: AppEnv, infrastructure: Pick<Infrastr
     github: async (installationId, target) => new GitHubClient(await app.auth(installationId), { owner: target.owner, repo: target.repo }),
     llm: liveLlm(env),
     embedderFor: (model) => embedderFor(model, env),
-    drift: overrides.drift ?? new ThreadDrift({ onFailed: (message) => probotLogger(app).warn({ err: message }, 'the drift thread failed; drift panels are computed on the event loop') }),
+    drift:
+      overrides.drift ??
+      new ThreadDrift({
+        onFailed: (message, givenUp) =>
+          probotLogger(app).warn(
+            { err: message },
+            givenUp ? 'the drift thread cannot run; drift panels are computed on the event loop' : 'the drift thread failed; the next drift panel starts another',
+          ),
+      }),
     cache: store.responses,
     embeddingCache: store.embeddings,
     baseResults: store.baseResults,

@@ -372,8 +372,15 @@ async function runEvaluation(
   if (!deps.deferWrites) for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => setImmediate(resolve));
   // Drift runs beside the rest of scoring when a thread computes it. Settled together at once, so
   // that a failure is never left unhandled should scoring throw first.
-  const drifts = Promise.allSettled(suites.map((s) => suiteDrift(s, vectors, deps.drift)));
-  const results = suites.map((s, i) => scoreSuite(s, vectors, known?.[i]));
+  const scoring = { failed: false };
+  const drifts = Promise.allSettled(suites.map((s) => suiteDrift(s, vectors, deps.drift, scoring)));
+  let results: SuiteResult[];
+  try {
+    results = suites.map((s, i) => scoreSuite(s, vectors, known?.[i]));
+  } catch (error) {
+    scoring.failed = true;
+    throw error;
+  }
   for (const [i, drift] of (await drifts).entries()) {
     if (drift.status === 'rejected') throw drift.reason;
     if (drift.value) results[i]!.drift = drift.value;
@@ -1158,7 +1165,7 @@ const DRIFT_LARGE_PERMUTATIONS = 200;
  * the PR's first answers in the order of its cases. Computed by `computer` (on a thread, beside the
  * rest of scoring) when there is one and it can, here otherwise.
  */
-async function suiteDrift(loaded: LoadedSuite, vectors: Vectors, computer: DriftComputer | undefined): Promise<DriftPanel | undefined> {
+async function suiteDrift(loaded: LoadedSuite, vectors: Vectors, computer: DriftComputer | undefined, scoring: { failed: boolean }): Promise<DriftPanel | undefined> {
   if (loaded.problems.length > 0 || !loaded.head) return undefined;
   const { ids, bySide } = casesBySide(loaded);
   const pick = (side: Side) =>
@@ -1178,7 +1185,8 @@ async function suiteDrift(loaded: LoadedSuite, vectors: Vectors, computer: Drift
     try {
       return await computer.drift(base, head, options);
     } catch {
-      // Its thread failed: the same panel, computed here.
+      // Its thread failed: the same panel, computed here, unless the run has failed meanwhile.
+      if (scoring.failed) return undefined;
     }
   }
   return embeddingDrift(base, head, options);

@@ -32,10 +32,14 @@ export class ThreadClient<Request extends object, Result extends object> {
     const fail = (reason: string): void => {
       if (this.#failed) return;
       this.#failed = true;
-      onFailed(reason);
       const error = new Error(`${name} stopped: ${reason}`);
       for (const { reject } of this.#pending.values()) reject(error);
       this.#pending.clear();
+      try {
+        onFailed(reason);
+      } catch {
+        // The owner's bookkeeping must not become an uncaught error of a worker event.
+      }
     };
     worker.on('error', (error) => fail(error.message));
     // A reply that cannot be read would leave its caller waiting: the thread is stopped instead.
