@@ -29,6 +29,7 @@ export function probotLogger(app: Probot): Logger {
  */
 export function buildApp(app: Probot, env: AppEnv, infrastructure: Pick<Infrastructure, 'store' | 'queue'>, overrides: Partial<GateDeps> = {}): AppParts {
   const { store, queue } = infrastructure;
+  const log = overrides.log ?? probotLogger(app);
   const deps: GateDeps = {
     github: async (installationId, target) => new GitHubClient(await app.auth(installationId), { owner: target.owner, repo: target.repo }),
     llm: liveLlm(env),
@@ -37,7 +38,7 @@ export function buildApp(app: Probot, env: AppEnv, infrastructure: Pick<Infrastr
       overrides.drift ??
       new ThreadDrift({
         onFailed: (message, givenUp) =>
-          probotLogger(app).warn(
+          log.warn(
             { err: message },
             givenUp ? 'the drift thread cannot run; drift panels are computed on the event loop' : 'the drift thread failed; the next drift panel starts another',
           ),
@@ -48,7 +49,7 @@ export function buildApp(app: Probot, env: AppEnv, infrastructure: Pick<Infrastr
     runs: store.runs,
     queue,
     deliveries: store.deliveries,
-    log: probotLogger(app),
+    log,
     clock: { now: () => Date.now() },
     checkName: env.LLMOPS_CHECK_NAME,
     maxConcurrency: env.LLMOPS_MAX_CONCURRENCY,

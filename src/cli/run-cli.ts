@@ -147,7 +147,7 @@ async function evaluateRefs(run: { values: CliValues; base: string; head: string
   const repoDir = resolve(io.cwd, values.repo ?? '.');
   const live = values.record || values.live || (env.OPENAI_API_KEY !== undefined && values.cassette === undefined);
   const cassettePath = resolve(repoDir, values.cassette ?? DEFAULT_CASSETTE);
-  const llm = await buildLlm({ live, record: values.record, cassettePath, env: env });
+  const llm = await buildLlm({ live, record: values.record, cassettePath, env });
   if (typeof llm === 'string') {
     io.stderr(`${llm}\n`);
     return EXIT.error;

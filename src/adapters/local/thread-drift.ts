@@ -8,7 +8,7 @@
  * that fails before its first answer cannot run here (its module is missing or broken), and none
  * is started again.
  */
-import type { DriftOptions, DriftResult } from '../../core/stats/divergence.js';
+import { fillRows, type DriftOptions, type DriftResult } from '../../core/stats/divergence.js';
 import type { DriftComputer } from '../../ports.js';
 import type { DriftRequest } from './drift-thread.js';
 import { startThread, ThreadClient } from './thread-client.js';
@@ -48,7 +48,8 @@ export class ThreadDrift implements DriftComputer {
     if (!thread) throw new Error(`the drift thread cannot run: ${this.#broken}`);
     // One float32 matrix, moved to the thread: the vectors are float32 already, so nothing is lost,
     // and it takes half the memory of the float64 one computed here would.
-    const pooled = flatten([...base, ...head], dimensions);
+    const vectors = [...base, ...head];
+    const pooled = fillRows(vectors, dimensions, new Float32Array(vectors.length * dimensions));
     try {
       const { result } = await thread.call({ pooled, baseCount: base.length, dimensions, options }, [pooled.buffer]);
       return result ?? undefined;
@@ -85,13 +86,4 @@ export class ThreadDrift implements DriftComputer {
       return undefined;
     }
   }
-}
-
-function flatten(vectors: readonly Float32Array[], dimensions: number): Float32Array<ArrayBuffer> {
-  const flat = new Float32Array(vectors.length * dimensions);
-  vectors.forEach((vector, row) => {
-    if (vector.length !== dimensions) throw new Error(`embeddings of different lengths (${dimensions} and ${vector.length})`);
-    flat.set(vector, row * dimensions);
-  });
-  return flat;
 }
